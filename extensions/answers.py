@@ -1,0 +1,171 @@
+"""Rules for free-text answers, and the values derived from the answers.
+
+Every validator returns "" when the answer is fine, else a message that names the
+question, the bad value and the rule. copier.yml calls them through the globals
+that `service_context.py` registers, so the rules live here once.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+SERVICE_NAME_MAX = 20
+
+
+def _shown(value: Any) -> str:
+    """The answer as it appears in a message: quoted, control characters escaped."""
+    return repr(str(value))
+
+
+def _check(question: str, value: Any, pattern: str, rule: str) -> str:
+    text = "" if value is None else str(value)
+    if re.fullmatch(pattern, text):
+        return ""
+    return f"{question}: {_shown(text)} is not allowed; {rule}"
+
+
+def check_service_name(value: Any) -> str:
+    # 20 characters keep every derived name inside AWS limits: the longest is the
+    # staging target group "<name>-stg-green" (load balancer and target group names
+    # are at most 32 characters, "CreateTargetGroup" API reference).
+    message = _check(
+        "service_name",
+        value,
+        rf"[a-z][a-z0-9-]{{1,{SERVICE_NAME_MAX - 2}}}[a-z0-9]",
+        f"use 3-{SERVICE_NAME_MAX} lowercase letters, digits or hyphens, starting with a letter "
+        "and ending with a letter or digit",
+    )
+    if not message and "--" in str(value):
+        message = f"service_name: {_shown(value)} is not allowed; use single hyphens between words"
+    return message
+
+
+def check_description(value: Any) -> str:
+    text = "" if value is None else str(value)
+    if not text.strip():
+        return "description: an empty description is not allowed; say in a few words what the service does"
+    if len(text) > 200:
+        return f"description: {len(text)} characters is too long; use at most 200"
+    if re.search(r"[\x00-\x1f\x7f]", text):
+        return f"description: {_shown(text)} is not allowed; use one line without control characters"
+    return ""
+
+
+def check_repository(provider: str, value: Any) -> str:
+    segment = r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}"
+    if provider == "codecommit":
+        return _check("repository", value, r"[A-Za-z0-9_.-]{1,100}", "a CodeCommit repository name is 1-100 letters, digits, '.', '_' or '-'") or _no_dots("repository", value)
+    if provider == "s3":
+        return _check("repository", value, r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", "for an S3 source give the bucket name: 3-63 lowercase letters, digits, '.' or '-'") or _no_dots("repository", value)
+    if provider == "gitlab":
+        return _check("repository", value, rf"{segment}(/{segment}){{1,5}}", "use the GitLab path 'group/project' (subgroups allowed), letters, digits, '.', '_' or '-'") or _no_dots("repository", value)
+    return _check("repository", value, rf"{segment}/{segment}", "use 'owner/repository' with letters, digits, '.', '_' or '-'") or _no_dots("repository", value)
+
+
+def _no_dots(question: str, value: Any) -> str:
+    if ".." in str(value):
+        return f"{question}: {_shown(value)} is not allowed; '..' may not appear in it"
+    return ""
+
+
+def check_s3_object_key(value: Any) -> str:
+    return _check("source_object_key", value, r"[A-Za-z0-9][A-Za-z0-9/_.-]{0,200}\.zip", "give the key of a .zip object: letters, digits, '/', '_', '.' or '-'") or _no_dots("source_object_key", value)
+
+
+def check_branch(value: Any) -> str:
+    message = _check("branch", value, r"[A-Za-z0-9_][A-Za-z0-9._/-]{0,99}", "a branch name is 1-100 letters, digits, '.', '_', '-' or '/', starting with a letter, digit or '_'")
+    text = str(value)
+    if not message and (".." in text or "//" in text or text.endswith(("/", ".", ".lock"))):
+        message = f"branch: {_shown(text)} is not allowed; git forbids '..', '//' and a trailing '/', '.' or '.lock'"
+    return message
+
+
+def check_region(value: Any) -> str:
+    return _check("aws_region", value, r"[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]{1,2}", "use an AWS region code such as 'us-east-1' or 'eu-west-2'")
+
+
+def check_email(value: Any) -> str:
+    if value in (None, ""):
+        return ""
+    return _check("notification_email", value, r"[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]{1,63}(\.[A-Za-z0-9-]{1,63})*\.[A-Za-z]{2,24}", "give one e-mail address such as 'team@example.com', or leave it empty for no notifications")
+
+
+def check_connection_arn(value: Any) -> str:
+    if value in (None, ""):
+        return ""
+    return _check(
+        "connection_arn",
+        value,
+        r"arn:aws(-cn|-us-gov)?:(codestar-connections|codeconnections):[a-z]{2}(-gov)?-[a-z]+-[0-9]:[0-9]{12}:connection/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}",
+        "give the ARN of an existing connection (arn:aws:codeconnections:<region>:<account>:connection/<uuid>), or leave it empty to create one",
+    )
+
+
+def check_range(question: str, value: Any, low: int, high: int) -> str:
+    try:
+        number = int(str(value))
+    except ValueError:
+        return f"{question}: {_shown(value)} is not allowed; give a whole number from {low} to {high}"
+    if str(number) != str(value).strip() or not low <= number <= high:
+        return f"{question}: {_shown(value)} is not allowed; give a whole number from {low} to {high}"
+    return ""
+
+
+SECRET_ITEM = re.compile(
+    r"(?P<env>[A-Z][A-Z0-9_]{0,63})=(?:"
+    r"secretsmanager:(?P<secret>[A-Za-z0-9/_+=.@-]{1,256})"
+    r"|ssm:(?P<parameter>/?[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*))"
+)
+
+
+def parse_secrets(value: Any) -> list[dict[str, str]]:
+    """'DB_PASSWORD=secretsmanager:myapp/db,API_KEY=ssm:/myapp/key' -> list of dicts."""
+    items = []
+    for raw in str(value or "").split(","):
+        item = raw.strip()
+        if not item:
+            continue
+        match = SECRET_ITEM.fullmatch(item)
+        if not match:
+            raise ValueError(item)
+        if match["secret"]:
+            items.append({"env": match["env"], "store": "secretsmanager", "name": match["secret"]})
+        else:
+            items.append({"env": match["env"], "store": "ssm", "name": "/" + match["parameter"].lstrip("/")})
+    return items
+
+
+def check_secrets(value: Any) -> str:
+    try:
+        items = parse_secrets(value)
+    except ValueError as error:
+        return (
+            f"secrets: {_shown(error)} is not allowed; give ENV_NAME=secretsmanager:<secret name> or "
+            "ENV_NAME=ssm:/<parameter name>, separated by commas (no '*', spaces or '..')"
+        )
+    names = [item["env"] for item in items]
+    if len(set(names)) != len(names):
+        return f"secrets: {_shown(value)} is not allowed; each ENV_NAME may appear once"
+    if any(".." in item["name"] for item in items):
+        return f"secrets: {_shown(value)} is not allowed; '..' may not appear in a name"
+    return ""
+
+
+def derived_names(service_name: str, staging: bool) -> dict[str, Any]:
+    """AWS names derived from the service name, one per environment where they differ.
+
+    Stack names stay distinct from each other so that deleting or recreating one
+    never touches another (the pipeline stack is never named like a service stack).
+    """
+    environments = [{"key": "staging", "suffix": "-stg", "title": "Staging"}] if staging else []
+    environments.append({"key": "prod", "suffix": "", "title": "Production"})
+    for env in environments:
+        env["name"] = f"{service_name}{env['suffix']}"
+        env["stack"] = f"{service_name}-{env['key']}-service"
+    return {
+        "pipeline": f"{service_name}-pipeline",
+        "pipeline_stack": f"{service_name}-pipeline",
+        "build_project": f"{service_name}-build",
+        "environments": environments,
+    }

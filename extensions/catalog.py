@@ -1,0 +1,359 @@
+"""The one data table of copier-codepipeline.
+
+Every AWS fact the templates need (images, runtime ids, commands, deployment
+configurations) lives here once. Templates and copier.yml look values up through
+the functions at the bottom; nothing in template/ repeats a value from this file.
+
+When AWS moves a date or adds a version, this is the only file to change.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+# --------------------------------------------------------------------------
+# Runtimes
+# Sources: "Available runtimes" and "Runtime versions" (CodeBuild user guide),
+# "Lambda runtimes" (Lambda developer guide, supported-runtimes table and its
+# deprecation dates). A version is offered only when the CodeBuild images below
+# AND the Lambda managed runtimes carry it, so one answer works on every target.
+# --------------------------------------------------------------------------
+
+RUNTIMES: dict[str, dict[str, Any]] = {
+    "nodejs": {
+        "label": "Node.js",
+        "codebuild_key": "nodejs",
+        "port": 8080,
+        # Newest first: the first entry is the default answer.
+        "versions": {
+            "24": {
+                "codebuild_version": "24",
+                "lambda_runtime": "nodejs24.x",
+                "lambda_deprecation": "2028-04-30",
+                "docker_build_image": "public.ecr.aws/docker/library/node:24-bookworm-slim",
+                "docker_run_image": "public.ecr.aws/docker/library/node:24-bookworm-slim",
+            },
+            "22": {
+                "codebuild_version": "22",
+                "lambda_runtime": "nodejs22.x",
+                "lambda_deprecation": "2027-04-30",
+                "docker_build_image": "public.ecr.aws/docker/library/node:22-bookworm-slim",
+                "docker_run_image": "public.ecr.aws/docker/library/node:22-bookworm-slim",
+            },
+        },
+        "lambda_handler": "src/lambda.handler",
+        "install_commands": ["npm ci --no-audit --no-fund"],
+        "test_commands": ["npm test"],
+        "build_commands": ["npm prune --omit=dev --no-audit --no-fund"],
+        "start_command": "node src/server.js",
+        "test_report": {"files": ["reports/junit.xml"], "format": "JUNITXML"},
+        "bundle_paths": ["package.json", "package-lock.json", "src/**/*", "node_modules/**/*"],
+        "cache_paths": ["/root/.npm/**/*"],
+        "build_env": {},
+    },
+    "python": {
+        "label": "Python",
+        "codebuild_key": "python",
+        "port": 8080,
+        "versions": {
+            "3.13": {
+                "codebuild_version": "3.13",
+                "lambda_runtime": "python3.13",
+                "lambda_deprecation": "2029-06-30",
+                "docker_build_image": "public.ecr.aws/docker/library/python:3.13-slim-bookworm",
+                "docker_run_image": "public.ecr.aws/docker/library/python:3.13-slim-bookworm",
+            },
+            "3.12": {
+                "codebuild_version": "3.12",
+                "lambda_runtime": "python3.12",
+                "lambda_deprecation": "2028-10-31",
+                "docker_build_image": "public.ecr.aws/docker/library/python:3.12-slim-bookworm",
+                "docker_run_image": "public.ecr.aws/docker/library/python:3.12-slim-bookworm",
+            },
+        },
+        "lambda_handler": "app.lambda_handler.handler",
+        "install_commands": ["python -m pip install --quiet -r requirements-dev.txt"],
+        "test_commands": ["python -m pytest --junitxml=reports/junit.xml"],
+        "build_commands": ["python -m compileall -q app"],
+        "start_command": "python -m app.server",
+        "test_report": {"files": ["reports/junit.xml"], "format": "JUNITXML"},
+        "bundle_paths": ["app/**/*", "requirements.txt"],
+        "cache_paths": ["/root/.cache/pip/**/*"],
+        "build_env": {},
+    },
+    "java": {
+        "label": "Java (Amazon Corretto)",
+        "codebuild_key": "java",
+        "port": 8080,
+        "versions": {
+            "25": {
+                "codebuild_version": "corretto25",
+                "lambda_runtime": "java25",
+                "lambda_deprecation": "2029-06-30",
+                "docker_build_image": "public.ecr.aws/docker/library/maven:3.9-amazoncorretto-25",
+                "docker_run_image": "public.ecr.aws/amazoncorretto/amazoncorretto:25-al2023-headless",
+            },
+            "21": {
+                "codebuild_version": "corretto21",
+                "lambda_runtime": "java21",
+                "lambda_deprecation": None,  # not scheduled on the page when last checked
+                "docker_build_image": "public.ecr.aws/docker/library/maven:3.9-amazoncorretto-21",
+                "docker_run_image": "public.ecr.aws/amazoncorretto/amazoncorretto:21-al2023-headless",
+            },
+        },
+        "lambda_handler": "com.example.app.LambdaHandler::handleRequest",
+        "install_commands": [],
+        "test_commands": ["mvn --batch-mode --no-transfer-progress test"],
+        "build_commands": ["mvn --batch-mode --no-transfer-progress package -DskipTests"],
+        "start_command": "java -jar target/app.jar",
+        "test_report": {"files": ["target/surefire-reports/*.xml"], "format": "JUNITXML"},
+        "bundle_paths": ["target/app.jar"],
+        "cache_paths": ["/root/.m2/**/*"],
+        "build_env": {},
+    },
+    "go": {
+        "label": "Go",
+        "codebuild_key": "golang",
+        "port": 8080,
+        "versions": {
+            "1.25": {
+                "codebuild_version": "1.25",
+                # Go has no managed Lambda runtime: the build makes a `bootstrap`
+                # binary for the OS-only runtime ("Building Lambda functions with Go").
+                "lambda_runtime": "provided.al2023",
+                "lambda_deprecation": None,  # follows Amazon Linux 2023's own end of life
+                "docker_build_image": "public.ecr.aws/docker/library/golang:1.25-bookworm",
+                "docker_run_image": "public.ecr.aws/docker/library/debian:bookworm-slim",
+            },
+            "1.24": {
+                "codebuild_version": "1.24",
+                "lambda_runtime": "provided.al2023",
+                "lambda_deprecation": None,  # follows Amazon Linux 2023's own end of life
+                "docker_build_image": "public.ecr.aws/docker/library/golang:1.24-bookworm",
+                "docker_run_image": "public.ecr.aws/docker/library/debian:bookworm-slim",
+            },
+        },
+        "lambda_handler": "bootstrap",
+        "install_commands": ["go install gotest.tools/gotestsum@v1.12.0"],
+        "test_commands": ["gotestsum --junitfile reports/junit.xml ./..."],
+        "build_commands": ["go build -trimpath -ldflags='-s -w' -o bin/app ."],
+        "start_command": "bin/app",
+        "test_report": {"files": ["reports/junit.xml"], "format": "JUNITXML"},
+        "bundle_paths": ["bin/app"],
+        "cache_paths": ["/root/go/pkg/mod/**/*", "/root/.cache/go-build/**/*"],
+        "build_env": {"CGO_ENABLED": "0", "GOOS": "linux"},
+    },
+}
+
+# --------------------------------------------------------------------------
+# Architectures
+# Sources: "Docker images provided by CodeBuild" and "Build environment compute
+# types" (CodeBuild), "Lambda instruction set architectures", "Amazon ECS task
+# definition parameters" (runtimePlatform.cpuArchitecture).
+# --------------------------------------------------------------------------
+
+ARCHITECTURES: dict[str, dict[str, str]] = {
+    "x86_64": {
+        "label": "x86_64 (Intel/AMD)",
+        "codebuild_image": "aws/codebuild/amazonlinux-x86_64-standard:5.0",
+        "codebuild_environment_type": "LINUX_CONTAINER",
+        "lambda": "x86_64",
+        "ecs_cpu_architecture": "X86_64",
+        "ec2_instance_type": "t3.small",
+        "goarch": "amd64",
+        "ssm_ami_parameter": "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64",
+    },
+    "arm64": {
+        "label": "arm64 (AWS Graviton: cheaper builds and compute)",
+        "codebuild_image": "aws/codebuild/amazonlinux-aarch64-standard:3.0",
+        "codebuild_environment_type": "ARM_CONTAINER",
+        "lambda": "arm64",
+        "ecs_cpu_architecture": "ARM64",
+        "ec2_instance_type": "t4g.small",
+        "goarch": "arm64",
+        "ssm_ami_parameter": "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm64",
+    },
+}
+
+# --------------------------------------------------------------------------
+# Targets and strategies
+# Source: "Working with deployment configurations in CodeDeploy" (predefined
+# configurations per compute platform) and "Deploying serverless applications
+# gradually" (SAM DeploymentPreference types).
+# --------------------------------------------------------------------------
+
+TARGETS: dict[str, dict[str, Any]] = {
+    "ecs_fargate": {
+        "label": "Amazon ECS on AWS Fargate (containers)",
+        "compute_platform": "ECS",
+        "strategies": ["rolling", "blue_green", "canary", "linear"],
+        "default_strategy": "blue_green",
+    },
+    "ec2": {
+        "label": "Amazon EC2 instances behind a load balancer",
+        "compute_platform": "Server",
+        "strategies": ["in_place", "blue_green"],
+        "default_strategy": "in_place",
+    },
+    "lambda": {
+        "label": "AWS Lambda (serverless function)",
+        "compute_platform": "Lambda",
+        "strategies": ["blue_green", "canary", "linear"],
+        "default_strategy": "canary",
+    },
+}
+
+STRATEGIES: dict[str, dict[str, str]] = {
+    "in_place": {
+        "label": "In-place",
+        "why_not": "in-place replaces the app on running instances, so it needs EC2 instances",
+    },
+    "rolling": {
+        "label": "Rolling update",
+        "why_not": "rolling updates are done by the ECS deployment controller, so they need ECS Fargate",
+    },
+    "blue_green": {
+        "label": "Blue/green",
+        "why_not": "",
+    },
+    "canary": {
+        "label": "Canary",
+        "why_not": "canary shifts traffic between versions, so it needs ECS Fargate or Lambda",
+    },
+    "linear": {
+        "label": "Linear",
+        "why_not": "linear shifts traffic between versions, so it needs ECS Fargate or Lambda",
+    },
+}
+
+# EC2 batch sizes -> predefined Server configurations.
+EC2_BATCHES: dict[str, dict[str, str]] = {
+    "all": {"label": "All at once", "config": "CodeDeployDefault.AllAtOnce", "min_healthy": "0 instances"},
+    "half": {"label": "Half at a time", "config": "CodeDeployDefault.HalfAtATime", "min_healthy": "50% of instances"},
+    "one": {"label": "One at a time", "config": "CodeDeployDefault.OneAtATime", "min_healthy": "all but one instance"},
+}
+
+# Predefined traffic-shifting configurations, keyed by (percent, minutes).
+# Note the irregular names AWS chose ("Every1Minutes" for ECS, "Every1Minute" for
+# Lambda): they are copied exactly from the AWS page, never computed.
+PREDEFINED_TRAFFIC_CONFIGS: dict[str, dict[str, Any]] = {
+    "ECS": {
+        "all_at_once": "CodeDeployDefault.ECSAllAtOnce",
+        "canary": {
+            (10, 5): "CodeDeployDefault.ECSCanary10Percent5Minutes",
+            (10, 15): "CodeDeployDefault.ECSCanary10Percent15Minutes",
+        },
+        "linear": {
+            (10, 1): "CodeDeployDefault.ECSLinear10PercentEvery1Minutes",
+            (10, 3): "CodeDeployDefault.ECSLinear10PercentEvery3Minutes",
+        },
+    },
+    "Lambda": {
+        "all_at_once": "CodeDeployDefault.LambdaAllAtOnce",
+        "canary": {
+            (10, 5): "CodeDeployDefault.LambdaCanary10Percent5Minutes",
+            (10, 10): "CodeDeployDefault.LambdaCanary10Percent10Minutes",
+            (10, 15): "CodeDeployDefault.LambdaCanary10Percent15Minutes",
+            (10, 30): "CodeDeployDefault.LambdaCanary10Percent30Minutes",
+        },
+        "linear": {
+            (10, 1): "CodeDeployDefault.LambdaLinear10PercentEvery1Minute",
+            (10, 2): "CodeDeployDefault.LambdaLinear10PercentEvery2Minutes",
+            (10, 3): "CodeDeployDefault.LambdaLinear10PercentEvery3Minutes",
+            (10, 10): "CodeDeployDefault.LambdaLinear10PercentEvery10Minutes",
+        },
+    },
+}
+
+# Limits of the strategy detail answers. CodeDeploy's TimeBasedCanary and
+# TimeBasedLinear take a whole percentage and a whole number of minutes
+# ("TimeBasedCanary" / "TimeBasedLinear", CodeDeploy API reference); a Lambda
+# deployment must finish within 2 days of traffic shifting, so waits are capped
+# at 2880 minutes.
+STRATEGY_LIMITS: dict[str, tuple[int, int]] = {
+    "percent": (1, 99),
+    "minutes": (1, 2880),
+}
+
+SOURCE_PROVIDERS: dict[str, dict[str, str]] = {
+    "github": {"label": "GitHub (via AWS CodeConnections)", "kind": "connection", "connection_type": "GitHub"},
+    "gitlab": {"label": "GitLab (via AWS CodeConnections)", "kind": "connection", "connection_type": "GitLab"},
+    "bitbucket": {"label": "Bitbucket (via AWS CodeConnections)", "kind": "connection", "connection_type": "Bitbucket"},
+    "codecommit": {"label": "AWS CodeCommit", "kind": "codecommit", "connection_type": ""},
+    "s3": {"label": "Amazon S3 (zip upload)", "kind": "s3", "connection_type": ""},
+}
+
+
+# --------------------------------------------------------------------------
+# Look-ups used by copier.yml and the templates
+# --------------------------------------------------------------------------
+
+
+def runtime_versions(runtime: str) -> list[str]:
+    """Versions offered for a runtime, newest first."""
+    return list(RUNTIMES.get(runtime, {}).get("versions", {}))
+
+
+def default_runtime_version(runtime: str) -> str:
+    versions = runtime_versions(runtime)
+    return versions[0] if versions else ""
+
+
+def runtime_row(runtime: str, version: str) -> dict[str, Any]:
+    """The runtime's facts merged with the facts of one of its versions."""
+    base = {k: v for k, v in RUNTIMES[runtime].items() if k != "versions"}
+    return {"name": runtime, "version": version, **base, **RUNTIMES[runtime]["versions"][version]}
+
+
+def target_strategies(target: str) -> list[str]:
+    return list(TARGETS.get(target, {}).get("strategies", []))
+
+
+def default_strategy(target: str) -> str:
+    return TARGETS.get(target, {}).get("default_strategy", "")
+
+
+def strategy_disabled_reason(target: str, strategy: str) -> str:
+    """Empty when the target can use the strategy, else why not (for copier's per-choice validator)."""
+    if strategy in target_strategies(target):
+        return ""
+    return STRATEGIES[strategy]["why_not"] or f"{strategy} is not offered for {target}"
+
+
+def traffic_config(compute_platform: str, strategy: str, percent: int, minutes: int) -> dict[str, Any]:
+    """The CodeDeploy configuration for a traffic-shifting strategy (ECS or Lambda).
+
+    Returns the predefined name when the answers match one, else the custom
+    TrafficRoutingConfig a later template renders as AWS::CodeDeploy::DeploymentConfig.
+    """
+    table = PREDEFINED_TRAFFIC_CONFIGS[compute_platform]
+    if strategy == "blue_green":
+        return {"predefined": table["all_at_once"], "custom": None}
+    predefined = table[strategy].get((int(percent), int(minutes)))
+    if predefined:
+        return {"predefined": predefined, "custom": None}
+    if strategy == "canary":
+        custom = {"Type": "TimeBasedCanary", "TimeBasedCanary": {"CanaryPercentage": int(percent), "CanaryInterval": int(minutes)}}
+    else:
+        custom = {"Type": "TimeBasedLinear", "TimeBasedLinear": {"LinearPercentage": int(percent), "LinearInterval": int(minutes)}}
+    return {"predefined": None, "custom": custom}
+
+
+def deployment_config(answers: dict[str, Any]) -> dict[str, Any]:
+    """What CodeDeploy does for these answers; `None` values where CodeDeploy is not used."""
+    target, strategy = answers["target"], answers["strategy"]
+    platform = TARGETS[target]["compute_platform"]
+    if target == "ec2":
+        return {"platform": platform, "predefined": EC2_BATCHES[answers.get("ec2_batch") or "all"]["config"], "custom": None}
+    if strategy == "rolling":
+        return {"platform": platform, "predefined": None, "custom": None}
+    percent = answers.get(f"{strategy}_percent") or 10
+    minutes = answers.get(f"{strategy}_minutes") or 1
+    return {"platform": platform, **traffic_config(platform, strategy, percent, minutes)}
+
+
+def sam_deployment_type(predefined: str | None) -> str | None:
+    """SAM DeploymentPreference.Type for a predefined Lambda config (drop the prefix)."""
+    if not predefined:
+        return None
+    return predefined.removeprefix("CodeDeployDefault.Lambda")

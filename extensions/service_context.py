@@ -1,0 +1,109 @@
+"""Jinja extensions: look-ups, validators and escaping filters, and the render context.
+
+`CatalogExtension` registers the data table's look-ups and the answer rules as
+globals (copier.yml uses them for choices, defaults and validators) and the escaping
+filters every template uses for values that came from answers.
+
+`ServiceContextHook` adds, while files are rendered, the values derived from several
+answers: `rt` (runtime row), `arch`, `deploy` (CodeDeploy configuration), `names`,
+`secret_list`, `source`.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import shlex
+import sys
+from pathlib import Path
+from typing import Any
+
+from copier_template_extensions import ContextHook
+from jinja2.ext import Extension
+
+
+def _load_sibling(stem: str):
+    """Import a module that sits beside this file (Copier loads extensions by path)."""
+    name = f"copier_codepipeline_{stem}"
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name(f"{stem}.py"))
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+catalog = _load_sibling("catalog")
+answers = _load_sibling("answers")
+
+
+def yaml_str(value: Any) -> str:
+    """A double-quoted scalar that YAML reads back as exactly `value` (JSON strings are YAML)."""
+    return json.dumps(str(value))
+
+
+def shell_quote(value: Any) -> str:
+    return shlex.quote(str(value))
+
+
+class CatalogExtension(Extension):
+    def __init__(self, environment):
+        super().__init__(environment)
+        environment.globals.update(
+            catalog=catalog,
+            runtime_versions=catalog.runtime_versions,
+            default_runtime_version=catalog.default_runtime_version,
+            default_strategy=catalog.default_strategy,
+            strategy_disabled_reason=catalog.strategy_disabled_reason,
+            check=answers,
+        )
+        environment.filters.update(yaml_str=yaml_str, json_str=yaml_str, shell_quote=shell_quote, to_pretty_json=_pretty_json)
+
+
+def _pretty_json(value: Any) -> str:
+    return json.dumps(value, indent=2)
+
+
+def service_values(context: dict[str, Any]) -> dict[str, Any]:
+    """Everything derived from several answers, computed once per render."""
+    runtime = catalog.runtime_row(context["runtime"], str(context["runtime_version"]))
+    return {
+        "rt": runtime,
+        "arch": catalog.ARCHITECTURES[context["architecture"]],
+        "deploy": catalog.deployment_config(context),
+        "names": answers.derived_names(context["service_name"], bool(context.get("staging"))),
+        "secret_list": answers.parse_secrets(context.get("secrets")),
+        "source": catalog.SOURCE_PROVIDERS[context["source_provider"]],
+    }
+
+
+class ServiceContextHook(ContextHook):
+    _cache: dict[str, dict[str, Any]] = {}
+
+    def hook(self, context):
+        # The hook also runs while questions are asked, when answers are missing.
+        if str(context.get("_copier_phase")) != "render":
+            return
+        key = json.dumps({k: context.get(k) for k in _ANSWER_KEYS}, sort_keys=True, default=str)
+        if key not in self._cache:
+            self._cache[key] = service_values(context)
+        context.update(self._cache[key])
+
+
+_ANSWER_KEYS = (
+    "service_name",
+    "runtime",
+    "runtime_version",
+    "architecture",
+    "target",
+    "strategy",
+    "ec2_batch",
+    "canary_percent",
+    "canary_minutes",
+    "linear_percent",
+    "linear_minutes",
+    "staging",
+    "secrets",
+    "source_provider",
+)

@@ -1,0 +1,70 @@
+"""Shared helpers for the tests: the questionnaire as data, and rendering."""
+
+from __future__ import annotations
+
+import itertools
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+from copier import run_copy
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "extensions"))
+
+import answers as answer_rules  # noqa: E402
+import catalog  # noqa: E402
+
+TEMPLATE_PARTS = ("copier.yml", "template", "extensions")
+
+
+def questionnaire() -> dict[str, Any]:
+    """copier.yml as data: the single source of truth for the answer matrix."""
+    return yaml.safe_load((ROOT / "copier.yml").read_text())
+
+
+def choice_values(question: str) -> list[Any]:
+    choices = questionnaire()[question]["choices"]
+    return [value["value"] if isinstance(value, dict) else value for value in choices.values()]
+
+
+def strategy_combinations() -> list[tuple[str, str, str, str]]:
+    """Every (runtime, runtime_version, target, strategy) the questionnaire accepts."""
+    combos = []
+    for runtime, target, strategy in itertools.product(choice_values("runtime"), choice_values("target"), choice_values("strategy")):
+        if catalog.strategy_disabled_reason(target, strategy):
+            continue
+        for version in catalog.runtime_versions(runtime):
+            combos.append((runtime, version, target, strategy))
+    return combos
+
+
+def invalid_strategy_combinations() -> list[tuple[str, str]]:
+    return [
+        (target, strategy)
+        for target, strategy in itertools.product(choice_values("target"), choice_values("strategy"))
+        if catalog.strategy_disabled_reason(target, strategy)
+    ]
+
+
+def copy_template(dst: Path) -> Path:
+    """A plain (non-git) copy of the template: rendering from it skips Copier's git clone."""
+    for part in TEMPLATE_PARTS:
+        src = ROOT / part
+        if src.is_dir():
+            shutil.copytree(src, dst / part, ignore=shutil.ignore_patterns("__pycache__", "node_modules"))
+        else:
+            shutil.copy2(src, dst / part)
+    return dst
+
+
+def render(template: Path, dst: Path, **answers: Any) -> Path:
+    """Render the service with defaults plus `answers`; raises what Copier raises."""
+    run_copy(str(template), str(dst), data=answers, defaults=True, unsafe=True, quiet=True, overwrite=True)
+    return dst
+
+
+def combo_name(combo: tuple[Any, ...]) -> str:
+    return "-".join(str(part) for part in combo).replace(".", "_")
