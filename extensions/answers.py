@@ -22,7 +22,7 @@ def _check(question: str, value: Any, pattern: str, rule: str) -> str:
     text = "" if value is None else str(value)
     if re.fullmatch(pattern, text):
         return ""
-    return f"{question}: {_shown(text)} is not allowed; {rule}"
+    return f"{_shown(text)} is not a valid {question}: {rule}"
 
 
 def check_service_name(value: Any) -> str:
@@ -37,18 +37,18 @@ def check_service_name(value: Any) -> str:
         "and ending with a letter or digit",
     )
     if not message and "--" in str(value):
-        message = f"service_name: {_shown(value)} is not allowed; use single hyphens between words"
+        message = f"{_shown(value)} is not a valid service_name: use single hyphens between words"
     return message
 
 
 def check_description(value: Any) -> str:
     text = "" if value is None else str(value)
     if not text.strip():
-        return "description: an empty description is not allowed; say in a few words what the service does"
+        return f"{_shown(text)} is not a valid description: an empty description says nothing; say in a few words what the service does"
     if len(text) > 200:
-        return f"description: {len(text)} characters is too long; use at most 200"
+        return f"a description of {len(text)} characters is too long: use at most 200"
     if re.search(r"[\x00-\x1f\x7f]", text):
-        return f"description: {_shown(text)} is not allowed; use one line without control characters"
+        return f"{_shown(text)} is not a valid description: use one line without control characters"
     return ""
 
 
@@ -65,7 +65,7 @@ def check_repository(provider: str, value: Any) -> str:
 
 def _no_dots(question: str, value: Any) -> str:
     if ".." in str(value):
-        return f"{question}: {_shown(value)} is not allowed; '..' may not appear in it"
+        return f"{_shown(value)} is not a valid {question}: '..' may not appear in it"
     return ""
 
 
@@ -77,7 +77,7 @@ def check_branch(value: Any) -> str:
     message = _check("branch", value, r"[A-Za-z0-9_][A-Za-z0-9._/-]{0,99}", "a branch name is 1-100 letters, digits, '.', '_', '-' or '/', starting with a letter, digit or '_'")
     text = str(value)
     if not message and (".." in text or "//" in text or text.endswith(("/", ".", ".lock"))):
-        message = f"branch: {_shown(text)} is not allowed; git forbids '..', '//' and a trailing '/', '.' or '.lock'"
+        message = f"{_shown(text)} is not a valid branch: git forbids '..', '//' and a trailing '/', '.' or '.lock'"
     return message
 
 
@@ -106,9 +106,9 @@ def check_range(question: str, value: Any, low: int, high: int) -> str:
     try:
         number = int(str(value))
     except ValueError:
-        return f"{question}: {_shown(value)} is not allowed; give a whole number from {low} to {high}"
+        return f"{_shown(value)} is not a valid {question}: give a whole number from {low} to {high}"
     if str(number) != str(value).strip() or not low <= number <= high:
-        return f"{question}: {_shown(value)} is not allowed; give a whole number from {low} to {high}"
+        return f"{_shown(value)} is not a valid {question}: give a whole number from {low} to {high}"
     return ""
 
 
@@ -141,14 +141,14 @@ def check_secrets(value: Any) -> str:
         items = parse_secrets(value)
     except ValueError as error:
         return (
-            f"secrets: {_shown(error)} is not allowed; give ENV_NAME=secretsmanager:<secret name> or "
+            f"{_shown(error)} is not a valid secrets entry: give ENV_NAME=secretsmanager:<secret name> or "
             "ENV_NAME=ssm:/<parameter name>, separated by commas (no '*', spaces or '..')"
         )
     names = [item["env"] for item in items]
     if len(set(names)) != len(names):
-        return f"secrets: {_shown(value)} is not allowed; each ENV_NAME may appear once"
+        return f"{_shown(value)} is not a valid secrets answer: each ENV_NAME may appear once"
     if any(".." in item["name"] for item in items):
-        return f"secrets: {_shown(value)} is not allowed; '..' may not appear in a name"
+        return f"{_shown(value)} is not a valid secrets answer: '..' may not appear in a name"
     return ""
 
 

@@ -276,11 +276,11 @@ STRATEGY_LIMITS: dict[str, tuple[int, int]] = {
 }
 
 SOURCE_PROVIDERS: dict[str, dict[str, str]] = {
-    "github": {"label": "GitHub (via AWS CodeConnections)", "kind": "connection", "connection_type": "GitHub"},
-    "gitlab": {"label": "GitLab (via AWS CodeConnections)", "kind": "connection", "connection_type": "GitLab"},
-    "bitbucket": {"label": "Bitbucket (via AWS CodeConnections)", "kind": "connection", "connection_type": "Bitbucket"},
-    "codecommit": {"label": "AWS CodeCommit", "kind": "codecommit", "connection_type": ""},
-    "s3": {"label": "Amazon S3 (zip upload)", "kind": "s3", "connection_type": ""},
+    "github": {"name": "GitHub", "label": "GitHub (via AWS CodeConnections)", "kind": "connection", "connection_type": "GitHub"},
+    "gitlab": {"name": "GitLab", "label": "GitLab (via AWS CodeConnections)", "kind": "connection", "connection_type": "GitLab"},
+    "bitbucket": {"name": "Bitbucket", "label": "Bitbucket (via AWS CodeConnections)", "kind": "connection", "connection_type": "Bitbucket"},
+    "codecommit": {"name": "CodeCommit", "label": "AWS CodeCommit", "kind": "codecommit", "connection_type": ""},
+    "s3": {"name": "S3", "label": "Amazon S3 (zip upload)", "kind": "s3", "connection_type": ""},
 }
 
 
@@ -357,3 +357,24 @@ def sam_deployment_type(predefined: str | None) -> str | None:
     if not predefined:
         return None
     return predefined.removeprefix("CodeDeployDefault.Lambda")
+
+
+def describe_deployment(answers: dict[str, Any]) -> str:
+    """One sentence for the README: what a deployment does for these answers."""
+    target, strategy = answers["target"], answers["strategy"]
+    config = deployment_config(answers)
+    name = config["predefined"] or "a custom deployment configuration"
+    if target == "ec2":
+        batch = EC2_BATCHES[answers.get("ec2_batch") or "all"]["label"].lower()
+        if strategy == "in_place":
+            return f"CodeDeploy updates the instances in place, {batch} ({name})."
+        return f"CodeDeploy starts a green copy of the Auto Scaling group and moves traffic to it {batch} ({name})."
+    if strategy == "rolling":
+        return "Amazon ECS replaces tasks gradually; the deployment circuit breaker rolls back a failed deployment."
+    if strategy == "blue_green":
+        return f"CodeDeploy starts the new version beside the old one and moves all traffic at once ({name})."
+    percent = answers.get(f"{strategy}_percent") or 10
+    minutes = answers.get(f"{strategy}_minutes") or 1
+    if strategy == "canary":
+        return f"CodeDeploy moves {percent}% of traffic to the new version, waits {minutes} minutes, then moves the rest ({name})."
+    return f"CodeDeploy moves {percent}% of traffic every {minutes} minutes until the new version has it all ({name})."

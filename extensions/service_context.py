@@ -71,7 +71,7 @@ def service_values(context: dict[str, Any]) -> dict[str, Any]:
     return {
         "rt": runtime,
         "arch": catalog.ARCHITECTURES[context["architecture"]],
-        "deploy": catalog.deployment_config(context),
+        "deploy": {**catalog.deployment_config(context), "summary": catalog.describe_deployment(context)},
         "names": answers.derived_names(context["service_name"], bool(context.get("staging"))),
         "secret_list": answers.parse_secrets(context.get("secrets")),
         "source": catalog.SOURCE_PROVIDERS[context["source_provider"]],

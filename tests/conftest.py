@@ -21,3 +21,11 @@ def render_service(template_dir, tmp_path):
         return render(template_dir, tmp_path / f"service{next(counter)}", **answers)
 
     return _render
+
+
+@pytest.fixture(scope="session")
+def matrix_renders(template_dir, tmp_path_factory) -> list[Path]:
+    """Every valid (runtime, version, target, strategy), rendered once for the whole session."""
+    from gate import render_matrix
+
+    return render_matrix(template_dir, tmp_path_factory.mktemp("matrix"))

@@ -51,6 +51,7 @@ def invalid_strategy_combinations() -> list[tuple[str, str]]:
 
 def copy_template(dst: Path) -> Path:
     """A plain (non-git) copy of the template: rendering from it skips Copier's git clone."""
+    dst.mkdir(parents=True, exist_ok=True)
     for part in TEMPLATE_PARTS:
         src = ROOT / part
         if src.is_dir():

@@ -1,0 +1,72 @@
+"""Speed figures for the template (a benchmark, not a test: it prints, it never fails).
+
+1. Default `copier copy` wall time, as a ratio to copying a one-file template
+   (the part of the time that is this template's own work). Goal: at most 1.5.
+2. Wall time of rendering the whole answer matrix and running the gate over it.
+   Goal: at most 90 s on 2 cores.
+"""
+
+from __future__ import annotations
+
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+
+import gate  # noqa: E402
+from helpers import copy_template  # noqa: E402
+
+RUNS = 5
+
+
+def copier_copy_seconds(template: Path, work: Path) -> float:
+    """Median wall time of `copier copy --defaults` through the CLI, as a user runs it."""
+    copier = Path(sys.executable).parent / "copier"
+    times = []
+    for run in range(RUNS):
+        dst = work / f"{template.name}-{run}"
+        start = time.perf_counter()
+        subprocess.run([str(copier), "copy", "--trust", "--defaults", "--quiet", str(template), str(dst)], check=True,
+                       capture_output=True)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def one_file_template(path: Path) -> Path:
+    (path / "template").mkdir(parents=True)
+    (path / "copier.yml").write_text("_subdirectory: template\nname:\n  type: str\n  default: demo\n")
+    (path / "template" / "README.md.jinja").write_text("# {{ name }}\n")
+    return path
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        template = copy_template(work / "template")
+        baseline = copier_copy_seconds(one_file_template(work / "baseline"), work)
+        ours = copier_copy_seconds(template, work)
+        print(f"copier copy --defaults, one-file template: {baseline:.2f} s (median of {RUNS})")
+        print(f"copier copy --defaults, this template:     {ours:.2f} s (median of {RUNS})")
+        print(f"ratio: {ours / baseline:.2f} (goal <= 1.5)")
+
+        start = time.perf_counter()
+        renders = gate.render_matrix(template, work / "matrix")
+        rendered = time.perf_counter() - start
+        figures = {}
+        for name, check in [("cfn-lint", gate.run_cfn_lint), ("checkov", gate.run_checkov), ("shellcheck", gate.run_shellcheck),
+                            ("yamllint", gate.run_yamllint), ("schemas", gate.run_schemas)]:
+            began = time.perf_counter()
+            check(renders)
+            figures[name] = time.perf_counter() - began
+        total = time.perf_counter() - start
+        print(f"matrix: {len(renders)} renders in {rendered:.1f} s; " + ", ".join(f"{k} {v:.1f} s" for k, v in figures.items()))
+        print(f"matrix render + gate: {total:.1f} s (goal <= 90 s on 2 cores)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,173 @@
+"""The validation gate: render the answer matrix once, run each tool once over all renders.
+
+Used by tests/test_gate.py and by benchmarks/matrix_benchmark.py. Each `run_*`
+function returns (files checked, findings) so a caller can assert both that the
+tool saw the files it should and that it found nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from helpers import combo_name, render, strategy_combinations
+
+# Answers other than the strategy axis rotate through these, so the matrix also
+# covers every source provider, staging/approval on and off, notifications and secrets.
+ROTATING_ANSWERS: list[dict[str, Any]] = [
+    {"source_provider": "github", "staging": True, "manual_approval": True, "notification_email": "team@example.com", "architecture": "arm64"},
+    {"source_provider": "codecommit", "staging": False, "manual_approval": False, "notification_email": "", "architecture": "x86_64"},
+    {"source_provider": "gitlab", "staging": True, "manual_approval": False, "notification_email": "", "architecture": "x86_64",
+     "secrets": "DB_PASSWORD=secretsmanager:orders/db,API_KEY=ssm:/orders/api-key"},
+    {"source_provider": "s3", "staging": False, "manual_approval": True, "notification_email": "ops@example.com", "architecture": "arm64"},
+    {"source_provider": "bitbucket", "staging": True, "manual_approval": True, "notification_email": "",
+     "connection_arn": "arn:aws:codeconnections:us-east-1:123456789012:connection/0a1b2c3d-4e5f-6a7b-8c9d-0e1f2a3b4c5d", "architecture": "arm64"},
+]
+
+
+def matrix_answers() -> list[dict[str, Any]]:
+    """One answer set per valid (runtime, version, target, strategy), other answers rotating."""
+    result = []
+    for index, (runtime, version, target, strategy) in enumerate(strategy_combinations()):
+        answers = {"service_name": "orders", "runtime": runtime, "runtime_version": version, "target": target, "strategy": strategy}
+        answers.update(ROTATING_ANSWERS[index % len(ROTATING_ANSWERS)])
+        result.append(answers)
+    return result
+
+
+def _render_one(job: tuple[str, str, dict[str, Any]]) -> str:
+    template, dst, answers = job
+    render(Path(template), Path(dst), **answers)
+    return dst
+
+
+def render_matrix(template: Path, out: Path, workers: int | None = None) -> list[Path]:
+    """Render every answer set of the matrix into out/<combo>, in parallel."""
+    jobs = []
+    for answers in matrix_answers():
+        combo = (answers["runtime"], answers["runtime_version"], answers["target"], answers["strategy"])
+        jobs.append((str(template), str(out / combo_name(combo)), answers))
+    with ProcessPoolExecutor(max_workers=workers or os.cpu_count() or 2) as pool:
+        return [Path(dst) for dst in pool.map(_render_one, jobs)]
+
+
+def _tool(name: str) -> str:
+    """A tool installed beside this interpreter (the venv), else on PATH."""
+    beside = Path(sys.executable).parent / name
+    return str(beside) if beside.exists() else (shutil.which(name) or name)
+
+
+def cloudformation_templates(renders: list[Path]) -> list[Path]:
+    return sorted(path for render_dir in renders for path in (render_dir / "infra").glob("*.yml"))
+
+
+def run_cfn_lint(renders: list[Path]) -> tuple[list[Path], list[str]]:
+    files = cloudformation_templates(renders)
+    if not files:
+        return files, []
+    # Informational findings (I....) are advice, not defects; errors and warnings count.
+    proc = subprocess.run(
+        [_tool("cfn-lint"), "--format", "parseable", "--", *map(str, files)],
+        capture_output=True, text=True, check=False,
+    )
+    lines = [line for line in proc.stdout.splitlines() if line.strip()]
+    findings = [line for line in lines if re.search(r":[EW]\d{4}:", line)]
+    if proc.returncode and not lines:
+        findings = [f"cfn-lint exited {proc.returncode}: {proc.stderr.strip()}"]
+    return files, findings
+
+
+def run_checkov(renders: list[Path]) -> tuple[int, list[str]]:
+    """Checkov once over all renders (CloudFormation); returns (resources checked, failed checks)."""
+    if not renders:
+        return 0, []
+    root = renders[0].parent
+    proc = subprocess.run(
+        [_tool("checkov"), "-d", str(root), "--framework", "cloudformation", "--output", "json", "--quiet", "--compact",
+         "--skip-download", "--soft-fail"],
+        capture_output=True, text=True, check=False, env={**os.environ, "BC_SKIP_MAPPING": "TRUE"},
+    )
+    reports = json.loads(proc.stdout or "[]")
+    if isinstance(reports, dict):
+        reports = [reports]
+    checked, failures = 0, []
+    for report in reports:
+        results = report.get("results", {})
+        summary = report.get("summary", {})
+        checked += summary.get("resource_count", 0)
+        for check in results.get("failed_checks", []):
+            failures.append(f"{check['file_path']}: {check['check_id']} {check['check_name']} ({check['resource']})")
+    return checked, failures
+
+
+def shell_scripts(renders: list[Path]) -> list[Path]:
+    scripts = []
+    for render_dir in renders:
+        for path in render_dir.rglob("*"):
+            if path.is_file() and "node_modules" not in path.parts and (path.suffix == ".sh" or _has_shell_shebang(path)):
+                scripts.append(path)
+    return sorted(scripts)
+
+
+def _has_shell_shebang(path: Path) -> bool:
+    try:
+        with path.open("rb") as handle:
+            first = handle.readline(64)
+    except OSError:
+        return False
+    return first.startswith(b"#!") and (b"bash" in first or first.rstrip().endswith(b"/sh"))
+
+
+def run_shellcheck(renders: list[Path]) -> tuple[list[Path], list[str]]:
+    scripts = shell_scripts(renders)
+    if not scripts:
+        return scripts, []
+    proc = subprocess.run([_tool("shellcheck"), "--format", "gcc", *map(str, scripts)], capture_output=True, text=True, check=False)
+    return scripts, [line for line in proc.stdout.splitlines() if line.strip()]
+
+
+def yaml_files(renders: list[Path]) -> list[Path]:
+    return sorted(
+        path
+        for render_dir in renders
+        for path in render_dir.rglob("*")
+        if path.suffix in (".yml", ".yaml") and path.is_file() and "node_modules" not in path.parts
+    )
+
+
+def run_yamllint(renders: list[Path]) -> tuple[list[Path], list[str]]:
+    """yamllint with each render's own .yamllint (the config its owner's pre-commit uses)."""
+    files, findings = [], []
+    for render_dir in renders:
+        mine = [path for path in yaml_files([render_dir])]
+        files.extend(mine)
+    if not files:
+        return files, []
+    config = renders[0] / ".yamllint"
+    proc = subprocess.run(
+        [_tool("yamllint"), "--format", "parsable", "--strict", "-c", str(config), *map(str, files)],
+        capture_output=True, text=True, check=False,
+    )
+    findings = [line for line in proc.stdout.splitlines() if line.strip()]
+    if proc.returncode not in (0, 1, 2) or (proc.returncode and not findings):
+        findings.append(f"yamllint exited {proc.returncode}: {proc.stderr.strip()}")
+    return files, findings
+
+
+def run_schemas(renders: list[Path]) -> tuple[list[Path], list[str]]:
+    from schema_check import schema_for, validate_file
+
+    files, findings = [], []
+    for render_dir in renders:
+        for path in sorted(render_dir.iterdir()):
+            if path.is_file() and schema_for(path) is not None:
+                files.append(path)
+                findings.extend(f"{path}: {error}" for error in validate_file(path))
+    return files, findings

@@ -1,0 +1,47 @@
+"""The validation gate over every rendered combination: each tool runs once over all renders."""
+
+from __future__ import annotations
+
+import gate
+from helpers import strategy_combinations
+
+
+def _report(findings: list[str]) -> str:
+    return "\n".join(findings[:60]) + (f"\n... and {len(findings) - 60} more" if len(findings) > 60 else "")
+
+
+def test_matrix_renders_every_combination(matrix_renders):
+    assert len(matrix_renders) == len(strategy_combinations())
+    for render_dir in matrix_renders:
+        assert (render_dir / ".copier-answers.yml").is_file(), render_dir
+
+
+def test_cfn_lint_finds_nothing(matrix_renders):
+    files, findings = gate.run_cfn_lint(matrix_renders)
+    # Every render has at least its pipeline stack.
+    assert len(files) >= len(matrix_renders)
+    assert not findings, _report(findings)
+
+
+def test_checkov_finds_nothing(matrix_renders):
+    checked, failures = gate.run_checkov(matrix_renders)
+    assert checked > 0, "checkov checked no CloudFormation resources"
+    assert not failures, _report(failures)
+
+
+def test_shellcheck_finds_nothing(matrix_renders):
+    scripts, findings = gate.run_shellcheck(matrix_renders)
+    assert not findings, _report(findings)
+
+
+def test_yamllint_finds_nothing(matrix_renders):
+    files, findings = gate.run_yamllint(matrix_renders)
+    # .copier-answers.yml, .pre-commit-config.yaml, .yamllint-free YAML and buildspec.yml at least.
+    assert len(files) >= 3 * len(matrix_renders)
+    assert not findings, _report(findings)
+
+
+def test_buildspec_and_appspec_match_their_schemas(matrix_renders):
+    files, findings = gate.run_schemas(matrix_renders)
+    assert sum(path.name == "buildspec.yml" for path in files) == len(matrix_renders)
+    assert not findings, _report(findings)

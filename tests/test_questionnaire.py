@@ -1,0 +1,178 @@
+"""The questionnaire: its choices, its validators, and which answers render."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from helpers import (
+    catalog,
+    choice_values,
+    combo_name,
+    invalid_strategy_combinations,
+    questionnaire,
+    strategy_combinations,
+)
+
+QUESTIONS = {name: spec for name, spec in questionnaire().items() if not name.startswith("_")}
+
+
+def _answers_file(project_dir):
+    return yaml.safe_load((project_dir / ".copier-answers.yml").read_text())
+
+
+@pytest.mark.parametrize(
+    ("question", "table"),
+    [
+        ("runtime", catalog.RUNTIMES),
+        ("target", catalog.TARGETS),
+        ("strategy", catalog.STRATEGIES),
+        ("architecture", catalog.ARCHITECTURES),
+        ("ec2_batch", catalog.EC2_BATCHES),
+        ("source_provider", catalog.SOURCE_PROVIDERS),
+    ],
+)
+def test_choices_are_the_data_tables_keys(question, table):
+    assert sorted(choice_values(question)) == sorted(table)
+
+
+@pytest.mark.parametrize("name", sorted(QUESTIONS))
+def test_every_question_has_a_type_and_help(name):
+    spec = QUESTIONS[name]
+    assert spec.get("type") in {"str", "int", "bool", "yaml", "json", "float"}, name
+    assert len(str(spec.get("help", "")).strip()) > 20, f"{name} needs help text that says what it does"
+
+
+def test_free_text_questions_all_have_validators():
+    free_text = [name for name, spec in QUESTIONS.items() if spec["type"] in {"str", "int"} and "choices" not in spec]
+    assert free_text, "expected free-text questions"
+    assert [name for name in free_text if "validator" not in QUESTIONS[name]] == []
+
+
+def test_runtime_versions_are_newest_first_and_all_targets_can_run_them():
+    for runtime, facts in catalog.RUNTIMES.items():
+        versions = list(facts["versions"])
+        assert versions == sorted(versions, key=lambda v: [int(p) for p in v.split(".")], reverse=True), runtime
+        for version in versions:
+            row = catalog.runtime_row(runtime, version)
+            assert row["lambda_runtime"] and row["codebuild_version"] and row["docker_run_image"].startswith("public.ecr.aws/")
+
+
+@pytest.mark.parametrize("combo", strategy_combinations(), ids=combo_name)
+def test_every_valid_combination_renders(copie, template_dir, combo):
+    runtime, version, target, strategy = combo
+    result = copie.copy(
+        extra_answers={"runtime": runtime, "runtime_version": version, "target": target, "strategy": strategy},
+        template_dir=template_dir,
+    )
+    assert result.exit_code == 0, result.exception
+    recorded = _answers_file(result.project_dir)
+    assert (recorded["runtime"], recorded["runtime_version"], recorded["target"], recorded["strategy"]) == combo
+    assert (result.project_dir / "README.md").is_file()
+
+
+@pytest.mark.parametrize(("target", "strategy"), invalid_strategy_combinations())
+def test_every_invalid_strategy_fails_with_the_reason(copie, template_dir, target, strategy):
+    result = copie.copy(extra_answers={"target": target, "strategy": strategy}, template_dir=template_dir)
+    assert result.exit_code != 0
+    message = str(result.exception)
+    assert "Invalid choice for 'strategy'" in message
+    assert catalog.STRATEGIES[strategy]["why_not"] in message
+    assert not any(result.project_dir.iterdir()) if result.project_dir else True
+
+
+def test_defaults_render_the_documented_service(copie, template_dir):
+    result = copie.copy(template_dir=template_dir)
+    assert result.exit_code == 0, result.exception
+    answers = _answers_file(result.project_dir)
+    assert (answers["runtime"], answers["target"], answers["strategy"]) == ("nodejs", "ecs_fargate", "blue_green")
+    assert answers["runtime_version"] == catalog.runtime_versions("nodejs")[0]
+
+
+@pytest.mark.parametrize(
+    ("answers", "asked", "not_asked"),
+    [
+        ({"target": "ec2", "strategy": "in_place"}, {"ec2_batch"}, {"canary_percent", "linear_percent"}),
+        ({"target": "lambda", "strategy": "canary"}, {"canary_percent", "canary_minutes"}, {"ec2_batch", "linear_minutes"}),
+        ({"target": "ecs_fargate", "strategy": "linear"}, {"linear_percent", "linear_minutes"}, {"ec2_batch", "canary_minutes"}),
+        ({"source_provider": "s3", "repository": "orders-source"}, {"source_object_key"}, {"branch", "connection_arn"}),
+        ({"source_provider": "codecommit", "repository": "orders"}, {"branch"}, {"connection_arn", "source_object_key"}),
+    ],
+)
+def test_conditional_questions_are_asked_only_when_relevant(copie, template_dir, answers, asked, not_asked):
+    result = copie.copy(extra_answers=answers, template_dir=template_dir)
+    assert result.exit_code == 0, result.exception
+    recorded = set(_answers_file(result.project_dir))
+    assert asked <= recorded
+    assert not (not_asked & recorded)
+
+
+# question, bad value, words the message must contain
+BAD_ANSWERS = [
+    ("service_name", "Orders", "3-20 lowercase letters"),
+    ("service_name", "ab", "3-20 lowercase letters"),
+    ("service_name", "a" * 21, "3-20 lowercase letters"),
+    ("service_name", "orders-", "ending with a letter or digit"),
+    ("service_name", "9orders", "starting with a letter"),
+    ("service_name", "orders--api", "single hyphens"),
+    ("description", "", "empty description"),
+    ("description", "line one\nline two", "one line"),
+    ("aws_region", "us-east", "region code"),
+    ("aws_region", "US-EAST-1", "region code"),
+    ("branch", "feature/../x", "'..'"),
+    ("branch", "-rf", "branch name"),
+    ("branch", "main; rm -rf /", "branch name"),
+    ("repository", "just-a-name", "owner/repository"),
+    ("repository", "org/repo/extra", "owner/repository"),
+    ("notification_email", "not-an-email", "e-mail address"),
+    ("connection_arn", "arn:aws:iam::123456789012:role/x", "existing connection"),
+    ("secrets", "db_password=secretsmanager:x", "ENV_NAME=secretsmanager"),
+    ("secrets", "DB=secretsmanager:prod/*", "ENV_NAME=secretsmanager"),
+    ("secrets", "DB=secretsmanager:a,DB=ssm:/b", "each ENV_NAME may appear once"),
+]
+
+
+@pytest.mark.parametrize(("question", "value", "words"), BAD_ANSWERS, ids=lambda v: str(v)[:20])
+def test_bad_answers_are_refused_with_a_clear_message(copie, template_dir, question, value, words):
+    result = copie.copy(extra_answers={question: value}, template_dir=template_dir)
+    assert result.exit_code != 0, f"{question}={value!r} was accepted"
+    message = str(result.exception)
+    assert f"Validation error for question '{question}'" in message
+    assert repr(value) in message, "the message names the bad value"
+    assert words in message
+
+
+@pytest.mark.parametrize(
+    ("question", "low", "high", "extra"),
+    [
+        ("canary_percent", 1, 99, {"strategy": "canary"}),
+        ("canary_minutes", 1, 2880, {"strategy": "canary"}),
+        ("linear_percent", 1, 99, {"strategy": "linear"}),
+        ("linear_minutes", 1, 2880, {"strategy": "linear"}),
+    ],
+)
+def test_numeric_answers_are_range_checked(copie, template_dir, question, low, high, extra):
+    for value in (low - 1, high + 1):
+        result = copie.copy(extra_answers={"target": "lambda", **extra, question: value}, template_dir=template_dir)
+        assert result.exit_code != 0
+        assert f"whole number from {low} to {high}" in str(result.exception)
+    result = copie.copy(extra_answers={"target": "lambda", **extra, question: high}, template_dir=template_dir)
+    assert result.exit_code == 0, result.exception
+
+
+@pytest.mark.parametrize(
+    ("question", "value", "extra"),
+    [
+        ("service_name", "orders-api-v2", {}),
+        ("repository", "my-group/platform/orders", {"source_provider": "gitlab"}),
+        ("repository", "orders", {"source_provider": "codecommit"}),
+        ("branch", "release/2026.11", {}),
+        ("aws_region", "us-gov-west-1", {}),
+        ("notification_email", "team+deploys@example.co.uk", {}),
+        ("secrets", "DB_PASSWORD=secretsmanager:orders/db,API_KEY=ssm:/orders/api-key", {}),
+    ],
+)
+def test_good_answers_are_accepted(copie, template_dir, question, value, extra):
+    result = copie.copy(extra_answers={**extra, question: value}, template_dir=template_dir)
+    assert result.exit_code == 0, result.exception
+    assert _answers_file(result.project_dir)[question] == value
