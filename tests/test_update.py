@@ -119,7 +119,7 @@ def test_sample_app_files_are_skipped_on_update_even_when_the_template_changes_t
     service = render_service(template_repo, tmp_path / "orders", "v0.1.0", service_name="orders", runtime="nodejs")
     before = (service / "src" / "app.js").read_text()
 
-    app = next((template_repo / "template").glob("*nodejs*src*/app.js"))
+    app = next((template_repo / "template").glob("*nodejs*src*/app.js*"))
     app.write_text(app.read_text() + "\n// a change the owner did not ask for\n")
     tag(template_repo, "v0.2.0")
 

@@ -1,0 +1,20 @@
+'use strict';
+
+// AWS Lambda entry point (handler "src/lambda.handler"). Accepts function URL and
+// HTTP API events (payload format 2.0) and REST API events (payload format 1.0)
+// and answers them with the same routes as the HTTP server.
+
+const { route, headers } = require('./app');
+
+exports.handler = async (event) => {
+  const http = event.requestContext?.http; // only in payload format 2.0
+  const method = http ? http.method : event.httpMethod;
+  const path = (http ? event.rawPath : event.path) ?? '/';
+  const query = typeof event.rawQueryString === 'string'
+    ? Object.fromEntries(new URLSearchParams(event.rawQueryString))
+    : { ...event.queryStringParameters };
+
+  const { status, body } = route(method, path, query);
+  console.log(`${method} ${path} ${status}`);
+  return { statusCode: status, headers: headers(status), body: JSON.stringify(body) };
+};

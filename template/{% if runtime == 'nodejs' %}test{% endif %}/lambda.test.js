@@ -1,0 +1,57 @@
+'use strict';
+
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const { handler } = require('../src/lambda');
+
+// The handler logs one line per invocation; keep the test output clean.
+test.beforeEach((t) => t.mock.method(console, 'log', () => {}));
+
+// Function URL / HTTP API event, payload format 2.0 (only the fields the handler reads).
+function v2Event(method, rawPath, rawQueryString = '') {
+  return { version: '2.0', rawPath, rawQueryString, requestContext: { http: { method, path: rawPath } } };
+}
+
+// REST API event, payload format 1.0.
+function v1Event(httpMethod, path, queryStringParameters = null) {
+  return { httpMethod, path, queryStringParameters, requestContext: {} };
+}
+
+async function invoke(event) {
+  const response = await handler(event);
+  assert.equal(typeof response.body, 'string');
+  return { ...response, body: JSON.parse(response.body) };
+}
+
+test('answers a payload 2.0 event for /health', async () => {
+  const response = await invoke(v2Event('GET', '/health'));
+  assert.equal(response.statusCode, 200);
+  assert.deepEqual(response.headers, { 'content-type': 'application/json' });
+  assert.equal(response.body.status, 'ok');
+});
+
+test('reads the query string of a payload 2.0 event', async () => {
+  const response = await invoke(v2Event('GET', '/hello', 'name=Ada%20L'));
+  assert.equal(response.statusCode, 200);
+  assert.deepEqual(response.body, { message: 'Hello, Ada L!' });
+});
+
+test('falls back to queryStringParameters without rawQueryString', async () => {
+  const event = { ...v2Event('GET', '/hello'), rawQueryString: undefined, queryStringParameters: { name: 'Ada' } };
+  assert.deepEqual((await invoke(event)).body, { message: 'Hello, Ada!' });
+});
+
+test('answers a payload 1.0 (REST API) event', async () => {
+  const response = await invoke(v1Event('GET', '/hello', { name: 'Grace' }));
+  assert.equal(response.statusCode, 200);
+  assert.deepEqual(response.body, { message: 'Hello, Grace!' });
+  assert.deepEqual((await invoke(v1Event('GET', '/hello'))).body, { message: 'Hello, world!' });
+});
+
+test('passes errors through with their status', async () => {
+  assert.equal((await invoke(v2Event('GET', '/hello', 'name=%3Cscript%3E'))).statusCode, 400);
+  assert.equal((await invoke(v2Event('GET', '/missing'))).statusCode, 404);
+  const notAllowed = await invoke(v1Event('POST', '/health'));
+  assert.equal(notAllowed.statusCode, 405);
+  assert.equal(notAllowed.headers.allow, 'GET');
+});

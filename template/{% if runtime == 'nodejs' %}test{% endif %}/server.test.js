@@ -1,0 +1,52 @@
+'use strict';
+
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const { once } = require('node:events');
+const { createServer } = require('../src/server');
+
+let server;
+let base;
+
+test.before(async () => {
+  server = createServer().listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  base = `http://127.0.0.1:${server.address().port}`;
+});
+
+test.after(() => new Promise((resolve) => server.close(resolve)));
+
+// The server logs one line per request; keep the test output clean.
+test.beforeEach((t) => t.mock.method(console, 'log', () => {}));
+
+async function request(path, method = 'GET') {
+  const response = await fetch(base + path, { method });
+  return { status: response.status, headers: response.headers, body: await response.json() };
+}
+
+test('GET /health answers 200 with JSON', async () => {
+  const { status, headers, body } = await request('/health');
+  assert.equal(status, 200);
+  assert.equal(headers.get('content-type'), 'application/json');
+  assert.equal(body.status, 'ok');
+});
+
+test('GET /hello decodes the query string', async () => {
+  const { status, body } = await request('/hello?name=Ada%20Lovelace');
+  assert.equal(status, 200);
+  assert.deepEqual(body, { message: 'Hello, Ada Lovelace!' });
+});
+
+test('errors are JSON too', async () => {
+  const invalid = await request('/hello?name=%3Cb%3E');
+  assert.equal(invalid.status, 400);
+  assert.match(invalid.body.error, /^name /);
+
+  const missing = await request('//example.com/health');
+  assert.equal(missing.status, 404);
+  assert.deepEqual(missing.body, { error: 'not found' });
+
+  const notAllowed = await request('/health', 'POST');
+  assert.equal(notAllowed.status, 405);
+  assert.equal(notAllowed.headers.get('allow'), 'GET');
+});

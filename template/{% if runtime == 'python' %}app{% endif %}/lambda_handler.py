@@ -1,0 +1,26 @@
+"""AWS Lambda entry point (handler "app.lambda_handler.handler").
+
+Accepts function URL and HTTP API events (payload format 2.0) and REST API events
+(payload format 1.0) and answers them with the same routes as the HTTP server.
+"""
+
+import json
+from urllib.parse import parse_qsl
+
+from app import routes
+
+
+def handler(event, context=None):
+    http = (event.get("requestContext") or {}).get("http")  # only in payload format 2.0
+    if http:
+        method, path = http.get("method"), event.get("rawPath") or "/"
+    else:
+        method, path = event.get("httpMethod"), event.get("path") or "/"
+    if isinstance(event.get("rawQueryString"), str):
+        query = dict(parse_qsl(event["rawQueryString"], keep_blank_values=True))
+    else:
+        query = event.get("queryStringParameters") or {}
+
+    status, body = routes.handle(method, path, query)
+    print(f"{method} {path} {status}", flush=True)
+    return {"statusCode": status, "headers": routes.headers(status), "body": json.dumps(body)}
