@@ -102,14 +102,36 @@ def check_connection_arn(value: Any) -> str:
     )
 
 
-def check_range(question: str, value: Any, low: int, high: int) -> str:
+def check_range(question: str, value: Any, low: float, high: float, step: float = 1) -> str:
+    """A number within [low, high] on a grid of `step` (1: whole numbers, 0.1: tenths)."""
+    rule = f"give a whole number from {_num(low)} to {_num(high)}" if step == 1 else \
+        f"give a number from {_num(low)} to {_num(high)} in steps of {_num(step)}"
     try:
-        number = int(str(value))
+        number = float(str(value).strip())
     except ValueError:
-        return f"{_shown(value)} is not a valid {question}: give a whole number from {low} to {high}"
-    if str(number) != str(value).strip() or not low <= number <= high:
-        return f"{_shown(value)} is not a valid {question}: give a whole number from {low} to {high}"
+        return f"{_shown(value)} is not a valid {question}: {rule}"
+    on_grid = abs(number / step - round(number / step)) < 1e-9
+    if not (low <= number <= high and on_grid):
+        return f"{_shown(value)} is not a valid {question}: {rule}"
     return ""
+
+
+def _num(number: float) -> str:
+    return f"{number:g}"
+
+
+def check_strategy_detail(question: str, value: Any, controller: str, limits_table: dict[str, Any]) -> str:
+    """Range-check a strategy detail with the limits of the controller that uses it
+    (`limits_table` is catalog.STRATEGY_LIMITS)."""
+    limits = limits_table.get(controller or "codedeploy", limits_table["codedeploy"]).get(question)
+    if limits is None:
+        return ""
+    message = check_range(question, value, limits["low"], limits["high"], limits["step"])
+    if message and controller == "ecs":
+        message += " (the limit of Amazon ECS native deployments)"
+    elif message:
+        message += " (the limit of CodeDeploy)"
+    return message
 
 
 SECRET_ITEM = re.compile(

@@ -134,8 +134,9 @@ RUNTIMES: dict[str, dict[str, Any]] = {
             },
         },
         "lambda_handler": "bootstrap",
-        "install_commands": ["go install gotest.tools/gotestsum@v1.12.0"],
-        "test_commands": ["gotestsum --junitfile reports/junit.xml ./..."],
+        # `go run` needs no PATH entry for GOPATH/bin on the build image.
+        "install_commands": [],
+        "test_commands": ["go run gotest.tools/gotestsum@v1.12.0 --junitfile reports/junit.xml ./..."],
         "build_commands": ["go build -trimpath -ldflags='-s -w' -o bin/app ."],
         "start_command": "bin/app",
         "test_report": {"files": ["reports/junit.xml"], "format": "JUNITXML"},
@@ -265,15 +266,41 @@ PREDEFINED_TRAFFIC_CONFIGS: dict[str, dict[str, Any]] = {
     },
 }
 
-# Limits of the strategy detail answers. CodeDeploy's TimeBasedCanary and
-# TimeBasedLinear take a whole percentage and a whole number of minutes
-# ("TimeBasedCanary" / "TimeBasedLinear", CodeDeploy API reference); a Lambda
-# deployment must finish within 2 days of traffic shifting, so waits are capped
-# at 2880 minutes.
-STRATEGY_LIMITS: dict[str, tuple[int, int]] = {
-    "percent": (1, 99),
-    "minutes": (1, 2880),
+# Limits of the strategy detail answers, per deployment controller.
+# CodeDeploy: TimeBasedCanary / TimeBasedLinear take a whole percentage and whole
+# minutes ("TimeBasedCanary", "TimeBasedLinear", CodeDeploy API reference); waits
+# are capped at 2880 minutes, the 2 days a Lambda deployment may shift traffic.
+# Amazon ECS native deployments ("Amazon ECS canary deployments", "Amazon ECS
+# linear deployments"): CanaryPercent 0.1-100 in 0.1 steps, StepPercent 3-100,
+# bake times 0-1440 minutes.
+STRATEGY_LIMITS: dict[str, dict[str, dict[str, float]]] = {
+    "codedeploy": {
+        "canary_percent": {"low": 1, "high": 99, "step": 1},
+        "linear_percent": {"low": 1, "high": 99, "step": 1},
+        "canary_minutes": {"low": 1, "high": 2880, "step": 1},
+        "linear_minutes": {"low": 1, "high": 2880, "step": 1},
+    },
+    "ecs": {
+        "canary_percent": {"low": 0.1, "high": 100, "step": 0.1},
+        "linear_percent": {"low": 3, "high": 100, "step": 1},
+        "canary_minutes": {"low": 0, "high": 1440, "step": 1},
+        "linear_minutes": {"low": 0, "high": 1440, "step": 1},
+        "bake_minutes": {"low": 0, "high": 1440, "step": 1},
+    },
 }
+
+ECS_CONTROLLERS: dict[str, dict[str, str]] = {
+    "codedeploy": {"label": "AWS CodeDeploy (appspec.yaml, deployment group)"},
+    "ecs": {"label": "Amazon ECS native deployments"},
+}
+
+
+def controller_for(answers: dict[str, Any]) -> str:
+    """Who runs the deployment's traffic shifting: 'codedeploy' or 'ecs'."""
+    if answers.get("target") == "ecs_fargate" and answers.get("strategy") != "rolling":
+        return answers.get("ecs_controller") or "codedeploy"
+    return "codedeploy"
+
 
 SOURCE_PROVIDERS: dict[str, dict[str, str]] = {
     "github": {"name": "GitHub", "label": "GitHub (via AWS CodeConnections)", "kind": "connection", "connection_type": "GitHub"},
@@ -281,6 +308,41 @@ SOURCE_PROVIDERS: dict[str, dict[str, str]] = {
     "bitbucket": {"name": "Bitbucket", "label": "Bitbucket (via AWS CodeConnections)", "kind": "connection", "connection_type": "Bitbucket"},
     "codecommit": {"name": "CodeCommit", "label": "AWS CodeCommit", "kind": "codecommit", "connection_type": ""},
     "s3": {"name": "S3", "label": "Amazon S3 (zip upload)", "kind": "s3", "connection_type": ""},
+}
+
+
+# --------------------------------------------------------------------------
+# Lambda packaging
+# Source: "Deploy ... Lambda functions with .zip file archives" (Lambda developer
+# guide, one page per runtime): Python dependencies at the root of the zip,
+# node_modules beside the code, extra JARs under lib/, and for the OS-only
+# runtime an executable named `bootstrap`. The build copies what the function
+# needs into LAMBDA_CODE_DIR after the runtime's build commands ran;
+# `aws cloudformation package` zips and uploads that directory, so the
+# function's CodeUri in infra/service.yml is "../" + LAMBDA_CODE_DIR.
+# --------------------------------------------------------------------------
+
+LAMBDA_CODE_DIR = "dist"
+
+LAMBDA_PACKAGE_COMMANDS: dict[str, list[str]] = {
+    "nodejs": [
+        f"rm -rf {LAMBDA_CODE_DIR} && mkdir -p {LAMBDA_CODE_DIR}",
+        f"cp -R package.json src {LAMBDA_CODE_DIR}/",
+        f"if [ -d node_modules ]; then cp -R node_modules {LAMBDA_CODE_DIR}/; fi",
+    ],
+    "python": [
+        f"rm -rf {LAMBDA_CODE_DIR} && mkdir -p {LAMBDA_CODE_DIR}",
+        f"python -m pip install --quiet --requirement requirements.txt --target {LAMBDA_CODE_DIR}",
+        f"cp -R app {LAMBDA_CODE_DIR}/",
+    ],
+    "java": [
+        f"rm -rf {LAMBDA_CODE_DIR} && mkdir -p {LAMBDA_CODE_DIR}/lib",
+        f"cp target/app.jar {LAMBDA_CODE_DIR}/lib/",
+    ],
+    "go": [
+        f"rm -rf {LAMBDA_CODE_DIR} && mkdir -p {LAMBDA_CODE_DIR}",
+        f"cp bin/app {LAMBDA_CODE_DIR}/bootstrap",
+    ],
 }
 
 
@@ -340,16 +402,49 @@ def traffic_config(compute_platform: str, strategy: str, percent: int, minutes: 
 
 
 def deployment_config(answers: dict[str, Any]) -> dict[str, Any]:
-    """What CodeDeploy does for these answers; `None` values where CodeDeploy is not used."""
+    """What runs a deployment for these answers.
+
+    `controller` is codedeploy or ecs; `predefined`/`custom` describe the CodeDeploy
+    configuration (None where CodeDeploy is not used); `ecs_native` holds the ECS
+    service's DeploymentConfiguration values when Amazon ECS runs the deployment.
+    """
     target, strategy = answers["target"], answers["strategy"]
     platform = TARGETS[target]["compute_platform"]
+    controller = controller_for(answers)
+    result = {"platform": platform, "controller": controller, "predefined": None, "custom": None, "ecs_native": None}
     if target == "ec2":
-        return {"platform": platform, "predefined": EC2_BATCHES[answers.get("ec2_batch") or "all"]["config"], "custom": None}
-    if strategy == "rolling":
-        return {"platform": platform, "predefined": None, "custom": None}
-    percent = answers.get(f"{strategy}_percent") or 10
-    minutes = answers.get(f"{strategy}_minutes") or 1
-    return {"platform": platform, **traffic_config(platform, strategy, percent, minutes)}
+        result["predefined"] = EC2_BATCHES[answers.get("ec2_batch") or "all"]["config"]
+    elif strategy == "rolling":
+        pass
+    elif controller == "ecs":
+        result["ecs_native"] = ecs_native_config(answers)
+    else:
+        percent = answers.get(f"{strategy}_percent") or 10
+        minutes = answers.get(f"{strategy}_minutes") or 1
+        result.update(traffic_config(platform, strategy, percent, minutes))
+    return result
+
+
+def ecs_native_config(answers: dict[str, Any]) -> dict[str, Any]:
+    """The ECS service's DeploymentConfiguration strategy values ("Amazon ECS blue/green deployments")."""
+    strategy = answers["strategy"]
+    config: dict[str, Any] = {"Strategy": strategy.upper(), "BakeTimeInMinutes": int(answers.get("bake_minutes") or 0)}
+    if strategy == "canary":
+        config["CanaryConfiguration"] = {
+            "CanaryPercent": float(answers.get("canary_percent") or 10),
+            "CanaryBakeTimeInMinutes": int(answers.get("canary_minutes") or 0),
+        }
+    elif strategy == "linear":
+        config["LinearConfiguration"] = {
+            "StepPercent": float(answers.get("linear_percent") or 10),
+            "StepBakeTimeInMinutes": int(answers.get("linear_minutes") or 0),
+        }
+    return config
+
+
+def percent_text(value: Any) -> str:
+    """10.0 -> '10', 12.5 -> '12.5'."""
+    return f"{float(value):g}"
 
 
 def sam_deployment_type(predefined: str | None) -> str | None:
@@ -364,6 +459,9 @@ def describe_deployment(answers: dict[str, Any]) -> str:
     target, strategy = answers["target"], answers["strategy"]
     config = deployment_config(answers)
     name = config["predefined"] or "a custom deployment configuration"
+    runner = "Amazon ECS" if config["controller"] == "ecs" else "CodeDeploy"
+    if config["controller"] == "ecs":
+        name = f"ECS deployment strategy {config['ecs_native']['Strategy']}, bake time {config['ecs_native']['BakeTimeInMinutes']} minutes"
     if target == "ec2":
         batch = EC2_BATCHES[answers.get("ec2_batch") or "all"]["label"].lower()
         if strategy == "in_place":
@@ -372,9 +470,10 @@ def describe_deployment(answers: dict[str, Any]) -> str:
     if strategy == "rolling":
         return "Amazon ECS replaces tasks gradually; the deployment circuit breaker rolls back a failed deployment."
     if strategy == "blue_green":
-        return f"CodeDeploy starts the new version beside the old one and moves all traffic at once ({name})."
-    percent = answers.get(f"{strategy}_percent") or 10
-    minutes = answers.get(f"{strategy}_minutes") or 1
+        return f"{runner} starts the new version beside the old one and moves all traffic at once ({name})."
+    percent = percent_text(answers.get(f"{strategy}_percent") or 10)
+    minutes = answers.get(f"{strategy}_minutes")
+    minutes = 1 if minutes is None else minutes
     if strategy == "canary":
-        return f"CodeDeploy moves {percent}% of traffic to the new version, waits {minutes} minutes, then moves the rest ({name})."
-    return f"CodeDeploy moves {percent}% of traffic every {minutes} minutes until the new version has it all ({name})."
+        return f"{runner} moves {percent}% of traffic to the new version, waits {minutes} minutes, then moves the rest ({name})."
+    return f"{runner} moves {percent}% of traffic every {minutes} minutes until the new version has it all ({name})."

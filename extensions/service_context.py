@@ -57,8 +57,15 @@ class CatalogExtension(Extension):
             default_strategy=catalog.default_strategy,
             strategy_disabled_reason=catalog.strategy_disabled_reason,
             check=answers,
+            check_strategy_detail=_check_strategy_detail,
+            controller_for=catalog.controller_for,
         )
         environment.filters.update(yaml_str=yaml_str, json_str=yaml_str, shell_quote=shell_quote, to_pretty_json=_pretty_json)
+
+
+def _check_strategy_detail(question: str, value: Any, answers_so_far: dict[str, Any]) -> str:
+    controller = catalog.controller_for(answers_so_far)
+    return answers.check_strategy_detail(question, value, controller, catalog.STRATEGY_LIMITS)
 
 
 def _pretty_json(value: Any) -> str:
@@ -99,6 +106,8 @@ _ANSWER_KEYS = (
     "target",
     "strategy",
     "ec2_batch",
+    "ecs_controller",
+    "bake_minutes",
     "canary_percent",
     "canary_minutes",
     "linear_percent",

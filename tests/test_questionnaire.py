@@ -176,3 +176,38 @@ def test_good_answers_are_accepted(copie, template_dir, question, value, extra):
     result = copie.copy(extra_answers={**extra, question: value}, template_dir=template_dir)
     assert result.exit_code == 0, result.exception
     assert _answers_file(result.project_dir)[question] == value
+
+
+@pytest.mark.parametrize(
+    ("answers", "accepted", "words"),
+    [
+        ({"strategy": "canary", "ecs_controller": "ecs", "canary_percent": 12.5}, True, ""),
+        ({"strategy": "canary", "ecs_controller": "codedeploy", "canary_percent": 12.5}, False, "limit of CodeDeploy"),
+        ({"strategy": "canary", "ecs_controller": "ecs", "canary_percent": 12.55}, False, "steps of 0.1"),
+        ({"strategy": "canary", "ecs_controller": "ecs", "canary_minutes": 0}, True, ""),
+        ({"strategy": "canary", "ecs_controller": "codedeploy", "canary_minutes": 0}, False, "whole number from 1 to 2880"),
+        ({"strategy": "linear", "ecs_controller": "ecs", "linear_percent": 2}, False, "limit of Amazon ECS native"),
+        ({"strategy": "linear", "ecs_controller": "codedeploy", "linear_percent": 2}, True, ""),
+        ({"strategy": "linear", "ecs_controller": "ecs", "linear_minutes": 1441}, False, "from 0 to 1440"),
+        ({"strategy": "blue_green", "ecs_controller": "ecs", "bake_minutes": 1441}, False, "from 0 to 1440"),
+        ({"strategy": "blue_green", "ecs_controller": "ecs", "bake_minutes": 1440}, True, ""),
+    ],
+)
+def test_strategy_details_use_the_limits_of_the_chosen_ecs_controller(copie, template_dir, answers, accepted, words):
+    result = copie.copy(extra_answers={"target": "ecs_fargate", **answers}, template_dir=template_dir)
+    if accepted:
+        assert result.exit_code == 0, result.exception
+    else:
+        assert result.exit_code != 0
+        assert words in str(result.exception)
+
+
+def test_ecs_controller_is_asked_only_for_traffic_shifting_on_ecs(copie, template_dir):
+    for answers, asked in [
+        ({"target": "ecs_fargate", "strategy": "canary"}, True),
+        ({"target": "ecs_fargate", "strategy": "rolling"}, False),
+        ({"target": "lambda", "strategy": "canary"}, False),
+    ]:
+        result = copie.copy(extra_answers=answers, template_dir=template_dir)
+        assert result.exit_code == 0, result.exception
+        assert ("ecs_controller" in _answers_file(result.project_dir)) is asked, answers
