@@ -347,6 +347,54 @@ LAMBDA_PACKAGE_COMMANDS: dict[str, list[str]] = {
 
 
 # --------------------------------------------------------------------------
+# Lambda traffic shifting
+# Sources: "Deploying serverless applications gradually with AWS SAM" and SAM's
+# "DeploymentPreference" reference; "AppSpec 'hooks' section" (Lambda lifecycle
+# events); the managed policy AWSCodeDeployRoleForLambda, which lets CodeDeploy
+# invoke only functions named "CodeDeployHook_*"; "Lambda quotas" (memory,
+# timeout, 64-character function names); "PutRetentionPolicy" (CloudWatch Logs).
+# --------------------------------------------------------------------------
+
+# The alias callers use (the function URL points at it) and CodeDeploy shifts between versions.
+LAMBDA_ALIAS = "live"
+
+LAMBDA_HOOK_PREFIX = "CodeDeployHook_"
+LAMBDA_FUNCTION_NAME_MAX = 64
+
+# SAM DeploymentPreference.Hooks key -> the CodeDeploy lifecycle event it runs in, and the
+# hook's code in the service: <LAMBDA_HOOK_DIR>/<module>.py, handler <module>.handler.
+LAMBDA_HOOK_DIR = "hooks"
+LAMBDA_HOOKS: dict[str, dict[str, str]] = {
+    "PreTraffic": {"lifecycle_event": "BeforeAllowTraffic", "module": "pre_traffic", "suffix": "pre-traffic"},
+    "PostTraffic": {"lifecycle_event": "AfterAllowTraffic", "module": "post_traffic", "suffix": "post-traffic"},
+}
+
+# The hooks are Python whatever the app's language (the managed runtime includes boto3);
+# they run on the newest Python of the table, so they move on with it.
+LAMBDA_HOOK_RUNTIME = next(iter(RUNTIMES["python"]["versions"].values()))["lambda_runtime"]
+
+# Starting values of the service stack's parameters; the owner tunes them in infra/service.yml.
+LAMBDA_DEFAULTS: dict[str, int] = {
+    "memory_mb": 512,
+    "timeout_seconds": 10,
+    "reserved_concurrency": 50,
+    "log_retention_days": 365,
+    # A hook invokes the function at most twice, 5 s to connect and 30 s to answer each time.
+    "hook_timeout_seconds": 90,
+}
+
+LAMBDA_LIMITS: dict[str, tuple[int, int]] = {
+    "memory_mb": (128, 10240),
+    "timeout_seconds": (1, 900),
+}
+
+# The retention periods CloudWatch Logs accepts.
+LAMBDA_LOG_RETENTION_DAYS: list[int] = [
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
+]
+
+
+# --------------------------------------------------------------------------
 # Look-ups used by copier.yml and the templates
 # --------------------------------------------------------------------------
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 import shlex
 import sys
 from pathlib import Path
@@ -39,7 +40,24 @@ answers = _load_sibling("answers")
 
 
 def yaml_str(value: Any) -> str:
-    """A double-quoted scalar that YAML reads back as exactly `value` (JSON strings are YAML)."""
+    """A double-quoted scalar that YAML reads back as exactly `value`.
+
+    A JSON string is a YAML double-quoted scalar, except that YAML takes a character
+    beyond U+FFFF as one \\UXXXXXXXX escape, not as a JSON surrogate pair.
+    """
+    return _SURROGATE_PAIR.sub(_astral_escape, json.dumps(str(value)))
+
+
+_SURROGATE_PAIR = re.compile(r"\\u(d[89ab][0-9a-f]{2})\\u(d[c-f][0-9a-f]{2})")
+
+
+def _astral_escape(match: re.Match) -> str:
+    high, low = int(match[1], 16), int(match[2], 16)
+    return f"\\U{0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00):08x}"
+
+
+def json_str(value: Any) -> str:
+    """A JSON string literal of `value` (also a valid TOML basic string)."""
     return json.dumps(str(value))
 
 
@@ -60,7 +78,7 @@ class CatalogExtension(Extension):
             check_strategy_detail=_check_strategy_detail,
             controller_for=catalog.controller_for,
         )
-        environment.filters.update(yaml_str=yaml_str, json_str=yaml_str, shell_quote=shell_quote, to_pretty_json=_pretty_json)
+        environment.filters.update(yaml_str=yaml_str, json_str=json_str, shell_quote=shell_quote, to_pretty_json=_pretty_json)
 
 
 def _check_strategy_detail(question: str, value: Any, answers_so_far: dict[str, Any]) -> str:

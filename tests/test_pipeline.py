@@ -1,0 +1,558 @@
+"""infra/pipeline.yml and buildspec.yml: what the pipeline stack contains for each set of answers.
+
+A covering set of answers (every target, strategy and ECS controller, every source provider,
+staging, approval and notifications on and off, both architectures, every runtime) is
+rendered once per module; each test reads those renders. One test runs cfn-lint, checkov and
+yamllint once over all of them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from cfnlint.decode.cfn_yaml import loads as load_cfn_yaml
+
+from helpers import answer_rules, catalog, render
+
+SERVICE = "orders"
+CONNECTION_ARN = "arn:aws:codeconnections:us-east-1:123456789012:connection/0a1b2c3d-4e5f-6a7b-8c9d-0e1f2a3b4c5d"
+SECRETS = "DB_PASSWORD=secretsmanager:orders/db,API_KEY=ssm:/orders/api-key"
+EMAIL = "team@example.com"
+
+ANSWER_SETS: dict[str, dict[str, Any]] = {
+    "ec2-in_place-github": dict(
+        target="ec2", strategy="in_place", source_provider="github", runtime="nodejs", architecture="arm64",
+        staging=True, manual_approval=True, notification_email=EMAIL, secrets=SECRETS),
+    "ec2-blue_green-codecommit": dict(
+        target="ec2", strategy="blue_green", source_provider="codecommit", runtime="python", architecture="x86_64",
+        staging=False, manual_approval=False, notification_email=""),
+    "ecs-rolling-gitlab": dict(
+        target="ecs_fargate", strategy="rolling", source_provider="gitlab", runtime="java", architecture="x86_64",
+        staging=True, manual_approval=False, notification_email=EMAIL),
+    "ecs-blue_green-s3": dict(
+        target="ecs_fargate", strategy="blue_green", source_provider="s3", runtime="go", architecture="arm64",
+        staging=False, manual_approval=True, notification_email=""),
+    "ecs-canary-bitbucket-existing-connection": dict(
+        target="ecs_fargate", strategy="canary", source_provider="bitbucket", connection_arn=CONNECTION_ARN,
+        runtime="nodejs", architecture="arm64", staging=True, manual_approval=True, notification_email=EMAIL,
+        secrets=SECRETS),
+    "ecs-linear-native-github": dict(
+        target="ecs_fargate", strategy="linear", ecs_controller="ecs", source_provider="github", runtime="python",
+        architecture="x86_64", staging=False, manual_approval=False, notification_email=""),
+    "ecs-blue_green-native-codecommit": dict(
+        target="ecs_fargate", strategy="blue_green", ecs_controller="ecs", source_provider="codecommit",
+        runtime="go", architecture="arm64", staging=True, manual_approval=True, notification_email=""),
+    "lambda-blue_green-s3": dict(
+        target="lambda", strategy="blue_green", source_provider="s3", runtime="java", architecture="arm64",
+        staging=True, manual_approval=True, notification_email=EMAIL),
+    "lambda-canary-gitlab": dict(
+        target="lambda", strategy="canary", source_provider="gitlab", runtime="go", architecture="x86_64",
+        staging=False, manual_approval=True, notification_email=""),
+    "lambda-linear-codecommit": dict(
+        target="lambda", strategy="linear", source_provider="codecommit", runtime="nodejs", architecture="arm64",
+        staging=True, manual_approval=False, notification_email=EMAIL, secrets=SECRETS),
+}
+CASES = sorted(ANSWER_SETS)
+
+# Event type ids from "Events for notification rules on pipelines" (Developer Tools console guide).
+PIPELINE_EVENT_IDS = {
+    f"codepipeline-pipeline-{suffix}"
+    for suffix in (
+        "action-execution-succeeded", "action-execution-failed", "action-execution-canceled", "action-execution-started",
+        "stage-execution-started", "stage-execution-succeeded", "stage-execution-resumed", "stage-execution-canceled",
+        "stage-execution-failed", "pipeline-execution-failed", "pipeline-execution-canceled",
+        "pipeline-execution-started", "pipeline-execution-resumed", "pipeline-execution-succeeded",
+        "pipeline-execution-superseded", "manual-approval-failed", "manual-approval-needed", "manual-approval-succeeded",
+    )
+}
+
+# Actions IAM cannot scope to a resource: the only ones an Allow may grant on "*".
+NO_RESOURCE_LEVEL_PERMISSION = {
+    "ecr:GetAuthorizationToken",
+    "ecs:DescribeTaskDefinition",
+    "ecs:RegisterTaskDefinition",
+    "ecs:ListTasks",
+}
+
+# Name limits from each resource's CloudFormation reference (and the IAM / CloudFormation quotas).
+NAME_LIMITS = {
+    ("AWS::CodePipeline::Pipeline", "Name"): 100,
+    ("AWS::CodeBuild::Project", "Name"): 150,
+    ("AWS::CodeBuild::ReportGroup", "Name"): 128,
+    ("AWS::IAM::Role", "RoleName"): 64,
+    ("AWS::CodeConnections::Connection", "ConnectionName"): 32,
+    ("AWS::CodeStarNotifications::NotificationRule", "Name"): 64,
+    ("AWS::SNS::Topic", "TopicName"): 256,
+    ("AWS::KMS::Alias", "AliasName"): 256,
+    ("AWS::Events::Rule", "Name"): 64,
+    ("AWS::Logs::LogGroup", "LogGroupName"): 512,
+    ("AWS::ECR::Repository", "RepositoryName"): 256,
+}
+
+
+# --------------------------------------------------------------------------- helpers
+
+YAMLLINT_CONFIG = "{extends: default, rules: {line-length: {max: 160}, document-start: disable, truthy: {check-keys: false}}}"
+
+
+def _tool(name: str) -> str:
+    """A tool installed beside this interpreter (the venv), else on PATH."""
+    beside = Path(sys.executable).parent / name
+    return str(beside) if beside.exists() else name
+
+
+def yamllint_findings(paths: list[str]) -> list[str]:
+    proc = subprocess.run([_tool("yamllint"), "--format", "parsable", "--strict", "-d", YAMLLINT_CONFIG, *paths],
+                          capture_output=True, text=True, check=False)
+    return [f"yamllint: {line}" for line in proc.stdout.splitlines() if line.strip()]
+
+
+
+def _render_job(job: tuple[str, str, dict[str, Any]]) -> None:
+    template, dst, answers = job
+    render(Path(template), Path(dst), **answers)
+
+
+@pytest.fixture(scope="module")
+def renders(template_dir, tmp_path_factory) -> dict[str, Path]:
+    """Every answer set of ANSWER_SETS, rendered once for this module (in parallel)."""
+    out = tmp_path_factory.mktemp("pipeline")
+    jobs = [(str(template_dir), str(out / case), {"service_name": SERVICE, **ANSWER_SETS[case]}) for case in CASES]
+    with ProcessPoolExecutor(max_workers=min(len(jobs), os.cpu_count() or 2)) as pool:
+        list(pool.map(_render_job, jobs))
+    return {case: out / case for case in CASES}
+
+
+def load_pipeline(render_dir: Path) -> dict[str, Any]:
+    """infra/pipeline.yml with its short-form tags as CloudFormation's long form ({"Fn::Sub": ...})."""
+    path = render_dir / "infra" / "pipeline.yml"
+    return load_cfn_yaml(path.read_text(), str(path))
+
+
+def load_buildspec(render_dir: Path) -> dict[str, Any]:
+    return yaml.safe_load((render_dir / "buildspec.yml").read_text())
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def resources_of_type(template: dict[str, Any], type_name: str) -> dict[str, dict[str, Any]]:
+    return {name: res for name, res in template["Resources"].items() if res["Type"] == type_name}
+
+
+def role_statements(template: dict[str, Any]):
+    """(role logical id, statement) for every inline policy statement of every role."""
+    for name, role in resources_of_type(template, "AWS::IAM::Role").items():
+        for policy in role["Properties"].get("Policies", []):
+            for statement in policy["PolicyDocument"]["Statement"]:
+                yield name, statement
+
+
+def stages(template: dict[str, Any]) -> list[dict[str, Any]]:
+    return template["Resources"]["Pipeline"]["Properties"]["Stages"]
+
+
+def stage(template: dict[str, Any], name: str) -> dict[str, Any]:
+    return next(item for item in stages(template) if item["Name"] == name)
+
+
+def providers(stage_decl: dict[str, Any]) -> list[str]:
+    return [action["ActionTypeId"]["Provider"] for action in stage_decl["Actions"]]
+
+
+def environments(answers: dict[str, Any]) -> list[dict[str, Any]]:
+    return answer_rules.derived_names(SERVICE, answers["staging"])["environments"]
+
+
+def uses_ecs_action(answers: dict[str, Any]) -> bool:
+    return answers["target"] == "ecs_fargate" and (
+        answers["strategy"] == "rolling" or answers.get("ecs_controller") == "ecs")
+
+
+def get_att(logical_id: str, attribute: str = "Arn") -> dict[str, list[str]]:
+    return {"Fn::GetAtt": [logical_id, attribute]}
+
+
+# --------------------------------------------------------------------------- stages
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_stages_follow_the_answers(renders, case):
+    answers = ANSWER_SETS[case]
+    expected = ["Source", "Build"]
+    expected += ["Staging"] if answers["staging"] else []
+    expected += ["ApproveProduction"] if answers["manual_approval"] else []
+    expected += ["Production"]
+    assert [item["Name"] for item in stages(load_pipeline(renders[case]))] == expected
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_source_action_and_change_detection_match_the_provider(renders, case):
+    answers = ANSWER_SETS[case]
+    template = load_pipeline(renders[case])
+    kind = catalog.SOURCE_PROVIDERS[answers["source_provider"]]["kind"]
+    (action,) = stage(template, "Source")["Actions"]
+    config = action["Configuration"]
+    triggers = template["Resources"]["Pipeline"]["Properties"].get("Triggers")
+    assert template["Resources"]["Pipeline"]["Properties"]["PipelineType"] == "V2"
+    if kind == "connection":
+        assert action["ActionTypeId"]["Provider"] == "CodeStarSourceConnection"
+        assert config["OutputArtifactFormat"] == "CODE_ZIP"
+        assert config["ConnectionArn"] == {"Fn::If": ["CreateConnection", get_att("Connection", "ConnectionArn"), {"Ref": "ConnectionArn"}]}
+        # V2 triggers exist only for connection sources: a push to the branch, docs-only changes excluded.
+        (trigger,) = triggers
+        assert trigger["ProviderType"] == "CodeStarSourceConnection"
+        assert trigger["GitConfiguration"]["SourceActionName"] == action["Name"]
+        (push,) = trigger["GitConfiguration"]["Push"]
+        assert push["Branches"]["Includes"] == ["main"]
+        assert {"**/*.md", "docs/**"} <= set(push["FilePaths"]["Excludes"])
+        assert "SourceChangedRule" not in template["Resources"]
+    else:
+        assert action["ActionTypeId"]["Provider"] == {"codecommit": "CodeCommit", "s3": "S3"}[kind]
+        assert triggers is None
+        assert config["PollForSourceChanges"] is False
+        rule = template["Resources"]["SourceChangedRule"]["Properties"]
+        assert rule["EventPattern"]["source"] == [f"aws.{kind}"]
+        (target,) = rule["Targets"]
+        assert target["RoleArn"] == get_att("SourceEventsRole")
+        if kind == "s3":
+            assert config == {"S3Bucket": f"{SERVICE}-source", "S3ObjectKey": f"{SERVICE}/source.zip", "PollForSourceChanges": False}
+
+
+@pytest.mark.parametrize("case", [case for case in CASES if ANSWER_SETS[case]["source_provider"] in ("github", "gitlab", "bitbucket")])
+def test_connection_is_created_unless_one_is_given(renders, case):
+    answers = ANSWER_SETS[case]
+    template = load_pipeline(renders[case])
+    parameter = template["Parameters"]["ConnectionArn"]
+    assert parameter["Default"] == answers.get("connection_arn", "")
+    assert re.fullmatch(parameter["AllowedPattern"], "")
+    assert re.fullmatch(parameter["AllowedPattern"], CONNECTION_ARN)
+    connection = template["Resources"]["Connection"]
+    assert connection["Type"] == "AWS::CodeConnections::Connection"
+    assert connection["Condition"] == "CreateConnection"
+    assert connection["Properties"]["ProviderType"] == catalog.SOURCE_PROVIDERS[answers["source_provider"]]["connection_type"]
+    assert "ConnectionArn" in template["Outputs"]
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_deploy_actions_match_the_target(renders, case):
+    answers = ANSWER_SETS[case]
+    template = load_pipeline(renders[case])
+    for env in environments(answers):
+        actions = stage(template, env["title"])["Actions"]
+        if answers["target"] == "ec2":
+            (action,) = actions
+            assert action["ActionTypeId"]["Provider"] == "CodeDeploy"
+            assert action["Configuration"] == {"ApplicationName": env["name"], "DeploymentGroupName": env["name"]}
+        elif uses_ecs_action(answers):
+            (action,) = actions
+            assert action["ActionTypeId"]["Provider"] == "ECS"
+            assert action["Configuration"] == {"ClusterName": env["name"], "ServiceName": env["name"], "FileName": "imagedefinitions.json"}
+        elif answers["target"] == "ecs_fargate":
+            (action,) = actions
+            assert action["ActionTypeId"]["Provider"] == "CodeDeployToECS"
+            assert action["Configuration"] == {
+                "ApplicationName": env["name"],
+                "DeploymentGroupName": env["name"],
+                "TaskDefinitionTemplateArtifact": "BuildOutput",
+                "TaskDefinitionTemplatePath": "taskdef.json",
+                "AppSpecTemplateArtifact": "BuildOutput",
+                "AppSpecTemplatePath": "appspec.yaml",
+                "Image1ArtifactName": "BuildOutput",
+                "Image1ContainerName": "IMAGE1_NAME",
+            }
+        else:
+            create, execute = actions
+            assert providers({"Actions": actions}) == ["CloudFormation", "CloudFormation"]
+            assert create["Configuration"]["ActionMode"] == "CHANGE_SET_REPLACE"
+            assert create["Configuration"]["TemplatePath"] == "BuildOutput::packaged.yml"
+            assert create["Configuration"]["RoleArn"] == get_att("DeployRole")
+            assert execute["Configuration"]["ActionMode"] == "CHANGE_SET_EXECUTE"
+            assert create["RunOrder"] < execute["RunOrder"]
+            for action in actions:
+                assert action["Configuration"]["StackName"] == env["stack"]
+
+
+@pytest.mark.parametrize("case", [case for case in CASES if ANSWER_SETS[case]["manual_approval"]])
+def test_approval_links_the_run_and_notifies_only_with_an_email(renders, case):
+    answers = ANSWER_SETS[case]
+    template = load_pipeline(renders[case])
+    (action,) = stage(template, "ApproveProduction")["Actions"]
+    assert action["ActionTypeId"] == {"Category": "Approval", "Owner": "AWS", "Provider": "Manual", "Version": "1"}
+    config = action["Configuration"]
+    assert "#{codepipeline.PipelineExecutionId}" in config["ExternalEntityLink"]["Fn::Sub"]
+    assert config["CustomData"]
+    if answers["notification_email"]:
+        assert config["NotificationArn"] == {"Ref": "NotificationTopic"}
+    else:
+        assert "NotificationArn" not in config
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_notifications_exist_only_with_an_email(renders, case):
+    answers = ANSWER_SETS[case]
+    resources = load_pipeline(renders[case])["Resources"]
+    names = ("NotificationTopic", "NotificationTopicPolicy", "PipelineNotifications")
+    if not answers["notification_email"]:
+        assert not any(name in resources for name in names)
+        return
+    topic = resources["NotificationTopic"]["Properties"]
+    assert topic["KmsMasterKeyId"] == get_att("ArtifactKey")
+    assert topic["Subscription"] == [{"Endpoint": answers["notification_email"], "Protocol": "email"}]
+    allow = [s for s in resources["NotificationTopicPolicy"]["Properties"]["PolicyDocument"]["Statement"] if s["Effect"] == "Allow"]
+    assert [s["Principal"] for s in allow] == [{"Service": "codestar-notifications.amazonaws.com"}]
+    rule = resources["PipelineNotifications"]["Properties"]
+    assert set(rule["EventTypeIds"]) <= PIPELINE_EVENT_IDS
+    assert {"codepipeline-pipeline-pipeline-execution-failed", "codepipeline-pipeline-pipeline-execution-succeeded"} <= set(rule["EventTypeIds"])
+    assert rule["Targets"] == [{"TargetAddress": {"Ref": "NotificationTopic"}, "TargetType": "SNS"}]
+    assert rule["Resource"]["Fn::Sub"].endswith(":${Pipeline}")
+
+
+# --------------------------------------------------------------------------- IAM
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_every_pass_role_names_roles_of_this_service_and_their_service(renders, case):
+    template = load_pipeline(renders[case])
+    own_roles = set(resources_of_type(template, "AWS::IAM::Role"))
+    # Roles of the service stacks (ECS task roles, the Lambda function's roles) are named
+    # "<service>-*"; every other role passed is one this stack owns.
+    service_roles = f"arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:role/{SERVICE}-*"
+    passes = [(role, s) for role, s in role_statements(template) if "iam:PassRole" in as_list(s["Action"])]
+    for role, statement in passes:
+        assert statement["Effect"] == "Allow"
+        assert as_list(statement["Action"]) == ["iam:PassRole"], f"{role}/{statement['Sid']}: PassRole stands alone"
+        assert statement["Condition"]["StringEquals"]["iam:PassedToService"], f"{role}/{statement['Sid']}"
+        for resource in as_list(statement["Resource"]):
+            if "Fn::GetAtt" in resource:
+                assert resource["Fn::GetAtt"][0] in own_roles and resource["Fn::GetAtt"][1] == "Arn"
+            else:
+                assert resource == {"Fn::Sub": service_roles}, f"{role}/{statement['Sid']}: {resource}"
+    if ANSWER_SETS[case]["target"] == "lambda":
+        pipeline_passes = [s for role, s in passes if role == "PipelineRole"]
+        assert [s["Resource"] for s in pipeline_passes] == [get_att("DeployRole")]
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_no_statement_grants_everything(renders, case):
+    template = load_pipeline(renders[case])
+    for role, statement in role_statements(template):
+        actions = as_list(statement["Action"])
+        resources = as_list(statement["Resource"])
+        assert "*" not in actions, f"{role}/{statement.get('Sid')}"
+        if statement["Effect"] == "Allow":
+            assert not any(action.endswith(":*") for action in actions), f"{role}/{statement.get('Sid')}: a whole service"
+            if "*" in resources:
+                assert set(actions) <= NO_RESOURCE_LEVEL_PERMISSION, f"{role}/{statement.get('Sid')}: {actions} on *"
+    for name, role in resources_of_type(template, "AWS::IAM::Role").items():
+        assert "ManagedPolicyArns" not in role["Properties"], f"{name}: every permission is inline and scoped"
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_arns_take_the_partition_from_the_stack(renders, case):
+    text = (renders[case] / "infra" / "pipeline.yml").read_text()
+    text = text.replace(CONNECTION_ARN, "")  # the answered connection, a parameter default
+    assert "arn:aws:" not in text
+    assert "${AWS::Partition}" in text
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_artifact_key_is_used_only_by_this_stacks_roles(renders, case):
+    template = load_pipeline(renders[case])
+    key = template["Resources"]["ArtifactKey"]["Properties"]
+    assert key["EnableKeyRotation"] is True
+    statements = {s["Sid"]: s for s in key["KeyPolicy"]["Statement"]}
+    admin = statements["AccountAdministersKey"]
+    assert not {"kms:Decrypt", "kms:Encrypt", "kms:*"} & set(admin["Action"]), "administrators do not read artifacts"
+    users = statements["PipelineRolesUseKey"]["Condition"]["ArnEquals"]["aws:PrincipalArn"]
+    named = {arn["Fn::Sub"].rsplit("/", 1)[1] for arn in users}
+    roles = resources_of_type(template, "AWS::IAM::Role")
+    key_roles = {
+        res["Properties"]["RoleName"]
+        for name, res in roles.items()
+        if any(any(a.startswith("kms:") for a in as_list(s["Action"])) for r, s in role_statements(template) if r == name)
+    }
+    assert named == key_roles
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_artifact_bucket_is_encrypted_private_and_expiring(renders, case):
+    resources = load_pipeline(renders[case])["Resources"]
+    bucket = resources["ArtifactBucket"]["Properties"]
+    (rule,) = bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert rule["BucketKeyEnabled"] is True
+    assert rule["ServerSideEncryptionByDefault"] == {"KMSMasterKeyID": get_att("ArtifactKey"), "SSEAlgorithm": "aws:kms"}
+    assert bucket["VersioningConfiguration"] == {"Status": "Enabled"}
+    assert set(bucket["PublicAccessBlockConfiguration"].values()) == {True} and len(bucket["PublicAccessBlockConfiguration"]) == 4
+    assert bucket["OwnershipControls"] == {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]}
+    (lifecycle,) = bucket["LifecycleConfiguration"]["Rules"]
+    assert lifecycle["ExpirationInDays"] == {"Ref": "ArtifactRetentionDays"} and lifecycle["NoncurrentVersionExpiration"]
+    denies = {s["Sid"]: s for s in resources["ArtifactBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]}
+    assert denies["DenyInsecureTransport"]["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    assert denies["DenyNonKmsEncryption"]["Condition"]["StringNotEquals"] == {"s3:x-amz-server-side-encryption": "aws:kms"}
+    assert all(s["Effect"] == "Deny" for s in denies.values())
+    assert resources["Pipeline"]["Properties"]["ArtifactStore"]["EncryptionKey"] == {"Id": get_att("ArtifactKey"), "Type": "KMS"}
+
+
+# --------------------------------------------------------------------------- build
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_build_project_runs_on_the_answered_architecture(renders, case):
+    answers = ANSWER_SETS[case]
+    project = load_pipeline(renders[case])["Resources"]["BuildProject"]["Properties"]
+    arch = catalog.ARCHITECTURES[answers["architecture"]]
+    environment = project["Environment"]
+    assert environment["Image"] == arch["codebuild_image"]
+    assert environment["Type"] == arch["codebuild_environment_type"]
+    assert environment["ComputeType"] == "BUILD_GENERAL1_SMALL"
+    assert environment["PrivilegedMode"] is (answers["target"] == "ecs_fargate")
+    assert project["Name"] == f"{SERVICE}-build"
+    assert project["EncryptionKey"] == get_att("ArtifactKey")
+    assert project["ServiceRole"] == get_att("BuildRole")
+    assert project["LogsConfig"]["CloudWatchLogs"] == {"GroupName": {"Ref": "BuildLogGroup"}, "Status": "ENABLED"}
+
+
+@pytest.mark.parametrize("architecture", sorted(catalog.ARCHITECTURES))
+def test_both_architectures_pick_their_codebuild_image(render_service, architecture):
+    project_dir = render_service(service_name=SERVICE, target="lambda", strategy="canary", architecture=architecture)
+    environment = load_pipeline(project_dir)["Resources"]["BuildProject"]["Properties"]["Environment"]
+    assert (environment["Image"], environment["Type"]) == (
+        catalog.ARCHITECTURES[architecture]["codebuild_image"],
+        catalog.ARCHITECTURES[architecture]["codebuild_environment_type"],
+    )
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_buildspec_reports_feed_the_report_group(renders, case):
+    answers = ANSWER_SETS[case]
+    template = load_pipeline(renders[case])
+    buildspec = load_buildspec(renders[case])
+    (key,) = buildspec["reports"]
+    assert key.startswith("$"), "the report group's ARN comes from the build project"
+    variables = {v["Name"]: v for v in template["Resources"]["BuildProject"]["Properties"]["Environment"]["EnvironmentVariables"]}
+    assert variables[key[1:]] == {"Name": key[1:], "Type": "PLAINTEXT", "Value": get_att("TestReportGroup")}
+    report = buildspec["reports"][key]
+    runtime = catalog.runtime_row(answers["runtime"], catalog.default_runtime_version(answers["runtime"]))
+    assert report == {"files": runtime["test_report"]["files"], "file-format": runtime["test_report"]["format"]}
+    group = template["Resources"]["TestReportGroup"]["Properties"]
+    assert group["Type"] == "TEST"
+    assert group["ExportConfig"]["S3Destination"]["Bucket"] == {"Ref": "ArtifactBucket"}
+    assert group["ExportConfig"]["S3Destination"]["EncryptionKey"] == get_att("ArtifactKey")
+    assert group["ExportConfig"]["S3Destination"]["EncryptionDisabled"] is False
+    grants = [s for role, s in role_statements(template) if role == "BuildRole" and "codebuild:BatchPutTestCases" in as_list(s["Action"])]
+    assert [s["Resource"] for s in grants] == [get_att("TestReportGroup")]
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_buildspec_runs_the_runtime_and_the_targets_packaging(renders, case):
+    answers = ANSWER_SETS[case]
+    buildspec = load_buildspec(renders[case])
+    runtime = catalog.runtime_row(answers["runtime"], catalog.default_runtime_version(answers["runtime"]))
+    phases = buildspec["phases"]
+    assert buildspec["version"] == 0.2
+    assert phases["install"]["runtime-versions"] == {runtime["codebuild_key"]: runtime["codebuild_version"]}
+    assert phases["install"].get("commands", []) == runtime["install_commands"]
+    assert phases["pre_build"]["commands"] == runtime["test_commands"]
+    assert phases["build"]["commands"][: len(runtime["build_commands"])] == runtime["build_commands"]
+    assert buildspec["cache"]["paths"] == runtime["cache_paths"]
+    assert buildspec["env"].get("variables", {}).items() >= runtime["build_env"].items()
+    files = buildspec["artifacts"]["files"]
+    if answers["target"] == "ec2":
+        assert files == ["appspec.yml", "scripts/**/*", *runtime["bundle_paths"]]
+    elif uses_ecs_action(answers):
+        assert files == ["imagedefinitions.json"]
+    elif answers["target"] == "ecs_fargate":
+        assert files == ["imageDetail.json", "taskdef.json", "appspec.yaml"]
+    else:
+        assert files == ["packaged.yml"]
+        assert any(c.startswith("aws cloudformation package --template-file infra/service.yml") for c in phases["build"]["commands"])
+
+
+# --------------------------------------------------------------------------- names and secrets
+
+
+@pytest.mark.parametrize("target", ["ecs_fargate", "lambda"])
+def test_names_stay_within_aws_limits_for_the_longest_service_name(render_service, target):
+    longest = "a" * answer_rules.SERVICE_NAME_MAX
+    project_dir = render_service(
+        service_name=longest, target=target, staging=True, manual_approval=True,
+        notification_email=EMAIL, source_provider="bitbucket")
+    template = load_pipeline(project_dir)
+    checked = 0
+    for res in template["Resources"].values():
+        for (type_name, prop), limit in NAME_LIMITS.items():
+            if res["Type"] == type_name and prop in res["Properties"]:
+                value = res["Properties"][prop]
+                assert isinstance(value, str) and len(value) <= limit, f"{type_name}.{prop} {value!r}"
+                checked += 1
+    assert checked >= 10
+    names = answer_rules.derived_names(longest, True)
+    stacks = [names["pipeline_stack"]] + [env["stack"] for env in names["environments"]]
+    assert len(set(stacks)) == len(stacks), "the pipeline stack is never named like a service stack"
+    assert all(len(name) <= 128 for name in stacks)
+    for env in names["environments"]:
+        assert not env["stack"].startswith(names["pipeline_stack"] + "-")
+    # The longest names still fit the 160-column lines of the service's .yamllint.
+    assert not yamllint_findings([str(project_dir / "infra" / "pipeline.yml"), str(project_dir / "buildspec.yml")])
+
+
+@pytest.mark.parametrize("case", [case for case in CASES if ANSWER_SETS[case].get("secrets")])
+def test_secrets_are_fetched_by_reference_never_written_down(renders, case):
+    template = load_pipeline(renders[case])
+    env = load_buildspec(renders[case])["env"]
+    assert env["secrets-manager"] == {"DB_PASSWORD": "orders/db"}
+    assert env["parameter-store"] == {"API_KEY": "/orders/api-key"}
+    assert not {"DB_PASSWORD", "API_KEY"} & set(env.get("variables", {}))
+    project_variables = template["Resources"]["BuildProject"]["Properties"]["Environment"]["EnvironmentVariables"]
+    assert not {"DB_PASSWORD", "API_KEY"} & {v["Name"] for v in project_variables}
+    grants = {s["Sid"]: s for role, s in role_statements(template) if role == "BuildRole"}
+    assert grants["ReadBuildSecrets"]["Action"] == "secretsmanager:GetSecretValue"
+    assert [r["Fn::Sub"].rsplit(":", 1)[1] for r in grants["ReadBuildSecrets"]["Resource"]] == ["orders/db-??????"]
+    assert grants["ReadBuildParameters"]["Action"] == "ssm:GetParameters"
+    assert [r["Fn::Sub"].rsplit(":", 1)[1] for r in grants["ReadBuildParameters"]["Resource"]] == ["parameter/orders/api-key"]
+    for path in (renders[case] / "buildspec.yml", renders[case] / "infra" / "pipeline.yml"):
+        # The names appear only as the keys of secrets-manager / parameter-store, never as VAR=value.
+        assert not re.search(r"(DB_PASSWORD|API_KEY)\s*=", path.read_text()), path
+
+
+# --------------------------------------------------------------------------- the gate tools
+
+
+
+def test_cfn_lint_checkov_and_yamllint_find_nothing(renders):
+    pipelines = [str(renders[case] / "infra" / "pipeline.yml") for case in CASES]
+    buildspecs = [str(renders[case] / "buildspec.yml") for case in CASES]
+    findings: list[str] = []
+
+    lint = subprocess.run([_tool("cfn-lint"), "--format", "parseable", "--", *pipelines], capture_output=True, text=True, check=False)
+    findings += [f"cfn-lint: {line}" for line in lint.stdout.splitlines() if re.search(r":[EW]\d{4}:", line)]
+    if lint.returncode and not lint.stdout.strip():
+        findings.append(f"cfn-lint exited {lint.returncode}: {lint.stderr.strip()[-2000:]}")
+
+    checkov = subprocess.run(
+        [_tool("checkov"), "--framework", "cloudformation", "--output", "json", "--quiet", "--compact",
+         "--skip-download", "--soft-fail", "--file", *pipelines],
+        capture_output=True, text=True, check=False, env={**os.environ, "BC_SKIP_MAPPING": "TRUE"},
+    )
+    reports = json.loads(checkov.stdout or "[]")
+    checked = 0
+    for report in reports if isinstance(reports, list) else [reports]:
+        checked += report.get("summary", {}).get("passed", 0)
+        for check in report.get("results", {}).get("failed_checks", []):
+            findings.append(f"checkov: {check['file_path']}: {check['check_id']} {check['check_name']} ({check['resource']})")
+    assert checked > 0, f"checkov checked nothing: {checkov.stderr[-2000:]}"
+
+    findings += yamllint_findings(pipelines + buildspecs)
+
+    assert not findings, "\n".join(findings)
