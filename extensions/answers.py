@@ -56,8 +56,6 @@ def check_repository(provider: str, value: Any) -> str:
     segment = r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}"
     if provider == "codecommit":
         return _check("repository", value, r"[A-Za-z0-9_.-]{1,100}", "a CodeCommit repository name is 1-100 letters, digits, '.', '_' or '-'") or _no_dots("repository", value)
-    if provider == "s3":
-        return _check("repository", value, r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", "for an S3 source give the bucket name: 3-63 lowercase letters, digits, '.' or '-'") or _no_dots("repository", value)
     if provider == "gitlab":
         return _check("repository", value, rf"{segment}(/{segment}){{1,5}}", "use the GitLab path 'group/project' (subgroups allowed), letters, digits, '.', '_' or '-'") or _no_dots("repository", value)
     return _check("repository", value, rf"{segment}/{segment}", "use 'owner/repository' with letters, digits, '.', '_' or '-'") or _no_dots("repository", value)
@@ -67,6 +65,10 @@ def _no_dots(question: str, value: Any) -> str:
     if ".." in str(value):
         return f"{_shown(value)} is not a valid {question}: '..' may not appear in it"
     return ""
+
+
+def check_s3_bucket(value: Any) -> str:
+    return _check("source_bucket", value, r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", "an S3 bucket name is 3-63 lowercase letters, digits, '.' or '-'") or _no_dots("source_bucket", value)
 
 
 def check_s3_object_key(value: Any) -> str:

@@ -17,7 +17,7 @@ sys.path.insert(0, str(ROOT / "extensions"))
 import answers as answer_rules  # noqa: E402
 import catalog  # noqa: E402
 
-TEMPLATE_PARTS = ("copier.yml", "template", "extensions")
+TEMPLATE_PARTS = ("copier.yml", "template", "extensions", "migrations")
 
 
 def questionnaire() -> dict[str, Any]:
@@ -55,7 +55,7 @@ def copy_template(dst: Path) -> Path:
     for part in TEMPLATE_PARTS:
         src = ROOT / part
         if src.is_dir():
-            shutil.copytree(src, dst / part, ignore=shutil.ignore_patterns("__pycache__", "node_modules"))
+            shutil.copytree(src, dst / part, ignore=shutil.ignore_patterns("__pycache__", "node_modules"), dirs_exist_ok=True)
         else:
             shutil.copy2(src, dst / part)
     return dst

@@ -49,7 +49,8 @@ QUESTIONS = {
     "notification_email": {},
     "secrets": {},
     "connection_arn": {},
-    "source_object_key": {"source_provider": "s3", "repository": "orders-source"},
+    "source_bucket": {"source_provider": "s3"},
+    "source_object_key": {"source_provider": "s3", "source_bucket": "orders-source"},
 }
 
 # Hostile values that are nonetheless valid for a question (empty means "none").
@@ -77,7 +78,7 @@ def test_hostile_values_are_refused_by_every_free_text_question(copie, template_
     ("extra", "question", "value"),
     [
         ({"source_provider": "codecommit"}, "repository", "../orders"),
-        ({"source_provider": "s3"}, "repository", "Orders_Bucket"),
+        ({"source_provider": "s3"}, "source_bucket", "Orders_Bucket"),
         ({"source_provider": "gitlab"}, "repository", "group/../secret"),
         ({"strategy": "canary", "target": "lambda"}, "canary_percent", 100),
         ({"strategy": "canary", "target": "lambda"}, "canary_percent", 0),

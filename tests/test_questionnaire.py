@@ -95,7 +95,7 @@ def test_defaults_render_the_documented_service(copie, template_dir):
         ({"target": "ec2", "strategy": "in_place"}, {"ec2_batch"}, {"canary_percent", "linear_percent"}),
         ({"target": "lambda", "strategy": "canary"}, {"canary_percent", "canary_minutes"}, {"ec2_batch", "linear_minutes"}),
         ({"target": "ecs_fargate", "strategy": "linear"}, {"linear_percent", "linear_minutes"}, {"ec2_batch", "canary_minutes"}),
-        ({"source_provider": "s3", "repository": "orders-source"}, {"source_object_key"}, {"branch", "connection_arn"}),
+        ({"source_provider": "s3", "source_bucket": "orders-source"}, {"source_object_key", "source_bucket"}, {"branch", "connection_arn", "repository"}),
         ({"source_provider": "codecommit", "repository": "orders"}, {"branch"}, {"connection_arn", "source_object_key"}),
     ],
 )

@@ -155,3 +155,55 @@ def test_check_update_reports_a_newer_version_then_none_after_the_update(templat
     update_service(service)
     commit_all(service, "update to v0.2.0")
     assert check()["update_available"] is False
+
+
+def as_v0_1_0(template: Path) -> None:
+    """Turn a copy of the template into v0.1.0's questionnaire, where an S3 source's
+    bucket was the answer to `repository` (v0.2.0 moved it to `source_bucket`)."""
+    config = yaml.safe_load((template / "copier.yml").read_text())
+    config.pop("source_bucket")
+    config.pop("_migrations")
+    config["repository"].pop("when")
+    config["repository"]["validator"] = (
+        "{{ check.check_s3_bucket(repository) if source_provider == 's3' "
+        "else check.check_repository(source_provider, repository) }}"
+    )
+    text = yaml.safe_dump(config, sort_keys=False, width=1000)
+    (template / "copier.yml").write_text(text.replace("source_bucket", "repository"))
+    for path in (template / "template").rglob("*.jinja"):
+        content = path.read_text()
+        if "source_bucket" in content:
+            path.write_text(content.replace("source_bucket", "repository"))
+
+
+def test_the_v0_2_0_migration_moves_the_s3_bucket_answer(tmp_path):
+    template = copy_template(tmp_path / "template-repo")
+    git(template, "init", "-q", "-b", "main")
+    as_v0_1_0(template)
+    tag(template, "v0.1.0")
+    service = render_service(template, tmp_path / "orders", "v0.1.0", service_name="orders", source_provider="s3", repository="orders-drop")
+    assert answers_of(service)["repository"] == "orders-drop"
+    pipeline_before = (service / "infra" / "pipeline.yml").read_text()
+    assert "S3Bucket: \"orders-drop\"" in pipeline_before
+
+    copy_template(template)  # back to the current template: v0.2.0
+    tag(template, "v0.2.0")
+    update_service(service)
+
+    answers = answers_of(service)
+    assert answers["source_bucket"] == "orders-drop"
+    assert "repository" not in answers
+    assert answers["_commit"] == "v0.2.0"
+    assert (service / "infra" / "pipeline.yml").read_text() == pipeline_before, "the rendered pipeline did not change"
+    assert "<<<<<<<" not in (service / "README.md").read_text()
+
+
+def test_the_migration_leaves_other_sources_alone(tmp_path):
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "migrations"))
+    from v0_2_0_source_bucket import migrate
+
+    github = {"source_provider": "github", "repository": "my-org/orders"}
+    assert migrate(github) is False and github == {"source_provider": "github", "repository": "my-org/orders"}
+    s3 = {"source_provider": "s3", "repository": "orders-drop"}
+    assert migrate(s3) is True and s3 == {"source_provider": "s3", "source_bucket": "orders-drop"}
+    assert migrate(s3) is False, "running it twice changes nothing"
