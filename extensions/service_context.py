@@ -79,6 +79,22 @@ class CatalogExtension(Extension):
             controller_for=catalog.controller_for,
         )
         environment.filters.update(yaml_str=yaml_str, json_str=json_str, shell_quote=shell_quote, to_pretty_json=_pretty_json)
+        environment.from_string = _compile_once(environment.from_string)
+
+
+def _compile_once(from_string):
+    """Copier compiles every file name and question string it renders, most of them
+    many times over (benchmarks/render_benchmark.py); compile each source once."""
+    compiled: dict[str, Any] = {}
+
+    def cached(source, globals=None, template_class=None):
+        if globals is not None or template_class is not None or not isinstance(source, str):
+            return from_string(source, globals, template_class)
+        if source not in compiled:
+            compiled[source] = from_string(source)
+        return compiled[source]
+
+    return cached
 
 
 def _check_strategy_detail(question: str, value: Any, answers_so_far: dict[str, Any]) -> str:
