@@ -525,3 +525,213 @@ def describe_deployment(answers: dict[str, Any]) -> str:
     if strategy == "canary":
         return f"{runner} moves {percent}% of traffic to the new version, waits {minutes} minutes, then moves the rest ({name})."
     return f"{runner} moves {percent}% of traffic every {minutes} minutes until the new version has it all ({name})."
+
+
+# --------------------------------------------------------------------------
+# ECS Fargate service (infra/service.yml, taskdef.json, Dockerfile)
+# Sources: "Amazon ECS task definition parameters" (healthCheck, cpu/memory
+# pairs for Fargate), "Amazon ECS deployment failure detection" (the circuit
+# breaker supports the rolling update and blue/green types only; canary and
+# linear deployments roll back on alarms), "Application Load Balancer resources
+# for blue/green deployments", "Lifecycle hooks for Amazon ECS service
+# deployments" (IN_PROGRESS is retried after callBackDelay seconds, 30 by default).
+# --------------------------------------------------------------------------
+
+# Health check commands the container runs inside its own image (ECS container
+# health check, CMD form). Node.js and Python ask with their own runtime; the
+# Java (Amazon Linux 2023 headless JRE) and Go (Debian slim) images have neither
+# a JDK compiler nor curl, so bash speaks HTTP over /dev/tcp.
+ECS_HEALTH_CHECK_COMMANDS: dict[str, list[str]] = {
+    "nodejs": [
+        "CMD",
+        "node",
+        "-e",
+        "fetch('http://127.0.0.1:{port}/health').then(r => process.exit(r.ok ? 0 : 1), () => process.exit(1))",
+    ],
+    "python": [
+        "CMD",
+        "python",
+        "-c",
+        "import urllib.request; urllib.request.urlopen('http://127.0.0.1:{port}/health', timeout=4)",
+    ],
+    "java": [
+        "CMD",
+        "bash",
+        "-c",
+        "exec 3<>/dev/tcp/127.0.0.1/{port} && printf 'GET /health HTTP/1.0\\r\\n\\r\\n' >&3 && head -n 1 <&3 | grep -q ' 200 '",
+    ],
+    "go": [
+        "CMD",
+        "bash",
+        "-c",
+        "exec 3<>/dev/tcp/127.0.0.1/{port} && printf 'GET /health HTTP/1.0\\r\\n\\r\\n' >&3 && head -n 1 <&3 | grep -q ' 200 '",
+    ],
+}
+
+# Container health check timing (seconds). A JVM starts slower than the others.
+ECS_HEALTH_CHECK = {"interval": 15, "timeout": 5, "retries": 3, "start_period": {"java": 60, "default": 20}}
+
+# Fargate task size (a valid CPU/memory pair) and how many tasks run.
+ECS_TASK_CPU = "256"
+ECS_TASK_MEMORY = "512"
+ECS_DESIRED_COUNT = 2
+
+# The load balancer listens for production traffic on HTTP 80; CodeDeploy and Amazon
+# ECS send test traffic to the new tasks through a second listener on this port.
+ECS_PRODUCTION_PORT = 80
+ECS_TEST_LISTENER_PORT = 9000
+
+# Deployment strategies of the ECS deployment controller that take the circuit breaker.
+ECS_CIRCUIT_BREAKER_STRATEGIES = ("ROLLING", "BLUE_GREEN")
+
+# Minutes CodeDeploy keeps the old (blue) task set after a successful deployment.
+ECS_CODEDEPLOY_TERMINATION_WAIT_MINUTES = 5
+
+# The hook functions (test traffic checks) are short Python scripts inline in the
+# stack: they run on the newest Python Lambda runtime the table offers.
+ECS_HOOK_LAMBDA_RUNTIME = RUNTIMES["python"]["versions"][next(iter(RUNTIMES["python"]["versions"]))]["lambda_runtime"]
+# How long a hook waits for the new tasks behind the test listener: CodeDeploy's hook
+# retries inside one invocation; Amazon ECS's hook answers IN_PROGRESS and is called again.
+ECS_HOOK_ATTEMPTS = 10
+ECS_HOOK_RETRY_SECONDS = 15
+
+
+def ecs_health_check_command(runtime: str, port: int) -> list[str]:
+    """The container health check command of a runtime's image, for its port."""
+    return [part.replace("{port}", str(port)) for part in ECS_HEALTH_CHECK_COMMANDS[runtime]]
+
+
+# --------------------------------------------------------------------------
+# EC2 instances with CodeDeploy (appspec.yml, scripts/, infra/service.yml)
+# Sources: "AppSpec 'hooks' section" (lifecycle events of EC2/On-Premises
+# deployments, in-place and blue/green, with a load balancer), "AppSpec 'files'
+# section", "Node.js in AL2023", "Python in AL2023" (namespaced dnf packages and
+# executables), "Install the CodeDeploy agent for Amazon Linux or RHEL",
+# "Step 2: Create a service role for CodeDeploy" (launch templates need
+# ec2:RunInstances, ec2:CreateTags and iam:PassRole).
+# --------------------------------------------------------------------------
+
+# The lifecycle events CodeDeploy runs scripts for on an instance, in the order it
+# runs them (DownloadBundle, Install, BlockTraffic and AllowTraffic belong to the
+# agent and the load balancer and take no scripts). In-place with a load balancer:
+# the traffic events wrap the install events. Blue/green: the replacement instances
+# run ApplicationStop..AfterAllowTraffic, the original ones only the two BlockTraffic
+# events. ApplicationStop always runs the script of the previous successful revision.
+EC2_LIFECYCLE_EVENTS: dict[str, list[str]] = {
+    "in_place": [
+        "BeforeBlockTraffic", "AfterBlockTraffic",
+        "ApplicationStop", "BeforeInstall", "AfterInstall", "ApplicationStart", "ValidateService",
+        "BeforeAllowTraffic", "AfterAllowTraffic",
+    ],
+    "blue_green": [
+        "ApplicationStop", "BeforeInstall", "AfterInstall", "ApplicationStart", "ValidateService",
+        "BeforeAllowTraffic", "AfterAllowTraffic",
+        "BeforeBlockTraffic", "AfterBlockTraffic",
+    ],
+}
+
+# The events the service hooks, per strategy. The traffic events stay unhooked on
+# purpose: the load balancer drains an instance (deregistration delay) before
+# ApplicationStop, and only sends traffic once its health check on /health passes,
+# which ValidateService has already proved locally. Stopping the app on the original
+# instances of a blue/green deployment (AfterBlockTraffic) would break the rollback,
+# which routes traffic back to them; they stop when CodeDeploy terminates them.
+EC2_HOOKED_EVENTS: dict[str, list[str]] = {
+    "in_place": ["ApplicationStop", "BeforeInstall", "AfterInstall", "ApplicationStart", "ValidateService"],
+    "blue_green": ["ApplicationStop", "BeforeInstall", "AfterInstall", "ApplicationStart", "ValidateService"],
+}
+
+# One script per hooked event (under EC2_SCRIPT_DIR of the bundle), its timeout in
+# seconds (CodeDeploy allows at most 3600 per event) and the user it runs as. Every
+# hook runs as root: they install packages, a user and a systemd unit, and the agent
+# starts scripts from its own deployment root, which other users cannot always read
+# (aws-codedeploy-agent issue #111). The app itself never runs as root: systemd
+# starts it as the service's own system user.
+EC2_SCRIPT_DIR = "scripts"
+EC2_HOOKS: dict[str, dict[str, Any]] = {
+    "ApplicationStop": {"script": "application_stop.sh", "timeout": 120, "runas": "root"},
+    "BeforeInstall": {"script": "before_install.sh", "timeout": 900, "runas": "root"},
+    "AfterInstall": {"script": "after_install.sh", "timeout": 600, "runas": "root"},
+    "ApplicationStart": {"script": "application_start.sh", "timeout": 120, "runas": "root"},
+    "ValidateService": {"script": "validate_service.sh", "timeout": 300, "runas": "root"},
+}
+
+# ValidateService asks http://127.0.0.1:<port>/health this many times, this many
+# seconds apart (each try waits at most EC2_HEALTH_TIMEOUT seconds): 30 x (5 + 2) s
+# stays well inside the hook's timeout above.
+EC2_HEALTH_RETRIES = 30
+EC2_HEALTH_INTERVAL = 5
+EC2_HEALTH_TIMEOUT = 2
+
+# What the hook scripts install on Amazon Linux 2023, per runtime version: the dnf
+# packages, and the executable that runs the app. `arguments` follow the executable
+# in the systemd unit (run in the install directory). Go needs no runtime: its
+# binary is the app. Node.js dependencies (node_modules) are built by CodeBuild on
+# Amazon Linux 2023 for the same architecture and shipped in the bundle; Python's
+# are installed into a virtual environment on the instance. Java exits with 143
+# (128 + SIGTERM) when systemd stops it, which systemd must count as success.
+EC2_RUNTIMES: dict[str, dict[str, Any]] = {
+    "nodejs": {
+        "versions": {
+            "24": {"packages": ["nodejs24"], "executable": "/usr/bin/node-24"},
+            "22": {"packages": ["nodejs22"], "executable": "/usr/bin/node-22"},
+        },
+        "arguments": "src/server.js",
+        "virtualenv": False,
+        "success_exit_status": None,
+    },
+    "python": {
+        "versions": {
+            "3.13": {"packages": ["python3.13", "python3.13-pip"], "executable": "/usr/bin/python3.13"},
+            "3.12": {"packages": ["python3.12", "python3.12-pip"], "executable": "/usr/bin/python3.12"},
+        },
+        "arguments": "-m app.server",
+        "virtualenv": True,
+        "success_exit_status": None,
+    },
+    "java": {
+        # Corretto's packages register /usr/bin/java with alternatives; the instance has no other JDK.
+        "versions": {
+            "25": {"packages": ["java-25-amazon-corretto-headless"], "executable": "/usr/bin/java"},
+            "21": {"packages": ["java-21-amazon-corretto-headless"], "executable": "/usr/bin/java"},
+        },
+        "arguments": "-jar target/app.jar",
+        "virtualenv": False,
+        "success_exit_status": 143,
+    },
+    "go": {
+        "versions": {
+            "1.25": {"packages": [], "executable": "bin/app"},
+            "1.24": {"packages": [], "executable": "bin/app"},
+        },
+        "arguments": "",
+        "virtualenv": False,
+        "success_exit_status": None,
+    },
+}
+
+# The fleet behind the load balancer: Auto Scaling sizes, and the seconds the load
+# balancer lets requests in flight finish before an instance leaves the target group
+# (the default of 300 would add five minutes to every in-place batch).
+EC2_FLEET = {"min_size": 2, "max_size": 4, "desired_capacity": 2, "deregistration_delay": 30}
+
+# Blue/green: minutes the original instances stay registered-out but running after a
+# successful deployment, so a rollback only moves traffic back (at most 2880).
+EC2_BLUE_TERMINATION_WAIT_MINUTES = 60
+
+# The alarm that stops and rolls back a deployment: 5xx answers of the app itself
+# (not of the load balancer, which answers 503 while a new fleet has no healthy
+# instance yet), per minute, on this many consecutive minutes.
+EC2_ROLLBACK_ALARM = {"threshold": 5, "periods": 2}
+
+# CloudFormation cannot create an EC2 blue/green deployment group that copies an
+# Auto Scaling group (cloudformation-coverage-roadmap issue #2071: it rejects
+# AutoScalingGroups with COPY_AUTO_SCALING_GROUP, and CodeDeploy requires exactly
+# one), so a small inline Python function owns that group and the fleet it copies.
+EC2_FLEET_FUNCTION_RUNTIME = RUNTIMES["python"]["versions"][next(iter(RUNTIMES["python"]["versions"]))]["lambda_runtime"]
+
+
+def ec2_runtime(runtime: str, version: str) -> dict[str, Any]:
+    """What the EC2 hook scripts install and run for a runtime version."""
+    row = EC2_RUNTIMES[runtime]
+    return {**{k: v for k, v in row.items() if k != "versions"}, **row["versions"][version]}

