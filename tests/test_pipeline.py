@@ -81,6 +81,7 @@ NO_RESOURCE_LEVEL_PERMISSION = {
     "ecs:DescribeTaskDefinition",
     "ecs:RegisterTaskDefinition",
     "ecs:ListTasks",
+    "logs:DescribeLogGroups",  # CloudFormation calls it for every log group a stack creates
 }
 
 # Name limits from each resource's CloudFormation reference (and the IAM / CloudFormation quotas).
