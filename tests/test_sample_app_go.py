@@ -17,19 +17,18 @@ import queue
 import re
 import shlex
 import shutil
-import signal
-import socket
 import subprocess
 import threading
 import time
-import urllib.error
-import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
-from helpers import catalog, render
+pytest.register_assert_rewrite("app_probe")
+
+from app_probe import check_full_contract, free_port, running, stop  # noqa: E402
+from helpers import catalog, render  # noqa: E402
 
 GO = shutil.which("go") or next((p for p in ("/usr/lib/go/bin/go", "/usr/local/go/bin/go") if Path(p).exists()), None)
 GO_ROW = catalog.RUNTIMES["go"]
@@ -120,30 +119,9 @@ def test_server_serves_the_contract_and_stops_on_sigterm(service, binary, go_env
     env = {k: v for k, v in go_env.items() if k != "SERVICE_NAME"}
     env.update(PORT=str(port), APP_VERSION="1.2.3")
     assert GO_ROW["start_command"] == "bin/app"
-    proc = subprocess.Popen([str(service / GO_ROW["start_command"])], cwd=service, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
-        base = f"http://127.0.0.1:{port}"
-        wait_until_serving(proc, base + "/health")
-
-        assert call(base + "/health") == (200, "application/json", {"status": "ok", "service": SERVICE, "version": "1.2.3"})
-        assert call(base + "/hello") == (200, "application/json", {"message": "Hello, world!"})
-        assert call(base + "/hello?name=Ada") == (200, "application/json", {"message": "Hello, Ada!"})
-        assert call(base + "/hello?name=Ada+Lovelace") == (200, "application/json", {"message": "Hello, Ada Lovelace!"})
-        status, content_type, body = call(base + "/hello?name=" + "a" * 65)
-        assert (status, content_type, set(body)) == (400, "application/json", {"error"})
-        status, content_type, body = call(base + "/hello?name=%3Cscript%3E")
-        assert (status, content_type, set(body)) == (400, "application/json", {"error"})
-        assert call(base + "/nope") == (404, "application/json", {"error": "not found"})
-        assert call(base + "/health", method="POST") == (405, "application/json", {"error": "method not allowed"})
-
-        proc.send_signal(signal.SIGTERM)
-        output, _ = proc.communicate(timeout=15)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
-    assert proc.returncode == 0, output
+    with running([str(service / GO_ROW["start_command"])], cwd=service, env=env, stderr=subprocess.STDOUT) as proc:
+        check_full_contract(proc, port, SERVICE, "1.2.3")
+        output, _ = stop(proc, timeout=15, exit_codes=(0,))
     assert re.search(r"GET /health 200 ", output), output
     assert re.search(r"POST /health 405 ", output), output
     assert "stopped" in output
@@ -165,16 +143,12 @@ def test_binary_is_a_lambda_bootstrap(binary, go_env):
     api = FakeRuntimeAPI([("req-health", json.dumps(v2_health)), ("req-hello", json.dumps(v1_hello)), ("req-bad", "not json")])
     env = {k: v for k, v in go_env.items() if k not in ("SERVICE_NAME", "PORT")}
     env.update(AWS_LAMBDA_RUNTIME_API=api.address, APP_VERSION="7", _HANDLER=GO_ROW["lambda_handler"])
-    proc = subprocess.Popen([str(binary)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
-        posted = [api.results.get(timeout=10) for _ in range(3)]
-        # Lambda stops an idle environment with SIGTERM while /next is waiting.
-        proc.send_signal(signal.SIGTERM)
-        output, _ = proc.communicate(timeout=10)
+        with running([str(binary)], env=env, stderr=subprocess.STDOUT) as proc:
+            posted = [api.results.get(timeout=10) for _ in range(3)]
+            # Lambda stops an idle environment with SIGTERM while /next is waiting.
+            output, _ = stop(proc, timeout=10, exit_codes=(0,))
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
         api.close()
 
     by_id = {request_id: (kind, body) for request_id, kind, body in posted}
@@ -190,7 +164,6 @@ def test_binary_is_a_lambda_bootstrap(binary, go_env):
     kind, error = by_id["req-bad"]
     assert kind == "error" and error["errorType"] == "InvalidEvent"
 
-    assert proc.returncode == 0, output
     assert "GET /health 200" in output
 
 
@@ -259,35 +232,3 @@ class FakeRuntimeAPI:
         self._released.set()
         self._server.shutdown()
         self._server.server_close()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-_opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never via a proxy
-
-
-def call(url: str, method: str = "GET") -> tuple[int, str, dict]:
-    """(status, content-type, JSON body) of a request, errors included."""
-    try:
-        response = _opener.open(urllib.request.Request(url, method=method), timeout=5)
-    except urllib.error.HTTPError as error:
-        response = error
-    with response:
-        return response.status, response.headers["Content-Type"], json.loads(response.read())
-
-
-def wait_until_serving(proc: subprocess.Popen, url: str, timeout: float = 15) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"the app exited with {proc.returncode}:\n{proc.stdout.read()}")
-        try:
-            call(url)
-            return
-        except OSError:
-            time.sleep(0.1)
-    pytest.fail(f"the app did not answer {url} within {timeout}s")

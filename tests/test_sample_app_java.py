@@ -14,19 +14,17 @@ import os
 import re
 import shlex
 import shutil
-import signal
-import socket
 import subprocess
-import time
-import urllib.error
-import urllib.request
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 
-from helpers import catalog, render
+pytest.register_assert_rewrite("app_probe")
+
+from app_probe import check_full_contract, free_port, running, stop  # noqa: E402
+from helpers import catalog, render  # noqa: E402
 
 JAVAC = shutil.which("javac")
 JUNIT = Path("/usr/share/java/junit-platform-console-standalone.jar")
@@ -117,32 +115,11 @@ def test_server_serves_the_contract_and_stops_on_sigterm(app):
     env = {k: v for k, v in os.environ.items() if k != "SERVICE_NAME"}
     env.update(PORT=str(port), APP_VERSION="1.2.3")
     # The data table's start command, run from the service folder: java -jar target/app.jar
-    proc = subprocess.Popen(shlex.split(JAVA_ROW["start_command"]), cwd=app.service, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
-        base = f"http://127.0.0.1:{port}"
-        wait_until_serving(proc, base + "/health")
-
-        assert call(base + "/health") == (200, "application/json", {"status": "ok", "service": SERVICE, "version": "1.2.3"})
-        assert call(base + "/hello") == (200, "application/json", {"message": "Hello, world!"})
-        assert call(base + "/hello?name=Ada") == (200, "application/json", {"message": "Hello, Ada!"})
-        assert call(base + "/hello?name=Ada+Lovelace") == (200, "application/json", {"message": "Hello, Ada Lovelace!"})
-        status, content_type, body = call(base + "/hello?name=" + "a" * 65)
-        assert (status, content_type, set(body)) == (400, "application/json", {"error"})
-        status, content_type, body = call(base + "/hello?name=%3Cscript%3E")
-        assert (status, content_type, set(body)) == (400, "application/json", {"error"})
-        assert call(base + "/nope") == (404, "application/json", {"error": "not found"})
-        assert call(base + "/health", method="POST") == (405, "application/json", {"error": "method not allowed"})
-
-        proc.send_signal(signal.SIGTERM)
-        # Before Java 21, HttpServer.stop() waits out the whole 10 s grace period.
-        output, _ = proc.communicate(timeout=20)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
-    # The JVM reports a SIGTERM exit as 143 (128 + 15) after running the shutdown hook.
-    assert proc.returncode in (0, 143), output
+    with running(shlex.split(JAVA_ROW["start_command"]), cwd=app.service, env=env, stderr=subprocess.STDOUT) as proc:
+        check_full_contract(proc, port, SERVICE, "1.2.3")
+        # Before Java 21, HttpServer.stop() waits out the whole 10 s grace period. The JVM
+        # reports a SIGTERM exit as 143 (128 + 15) after running the shutdown hook.
+        output, _ = stop(proc, timeout=20, exit_codes=(0, 143))
     assert re.search(r"GET /health 200 ", output), output
     assert re.search(r"POST /health 405 ", output), output
     assert "stopped" in output
@@ -287,35 +264,3 @@ def sources(root: Path) -> list[Path]:
 def run(args: list) -> None:
     result = subprocess.run([str(a) for a in args], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, f"{args[0]} failed:\n{result.stdout}\n{result.stderr}"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-_opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never via a proxy
-
-
-def call(url: str, method: str = "GET") -> tuple[int, str, dict]:
-    """(status, content-type, JSON body) of a request, errors included."""
-    try:
-        response = _opener.open(urllib.request.Request(url, method=method), timeout=5)
-    except urllib.error.HTTPError as error:
-        response = error
-    with response:
-        return response.status, response.headers["Content-Type"], json.loads(response.read())
-
-
-def wait_until_serving(proc: subprocess.Popen, url: str, timeout: float = 15) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"the app exited with {proc.returncode}:\n{proc.stdout.read()}")
-        try:
-            call(url)
-            return
-        except OSError:
-            time.sleep(0.1)
-    pytest.fail(f"the app did not answer {url} within {timeout}s")

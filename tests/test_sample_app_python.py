@@ -3,22 +3,19 @@ the data table's commands, its HTTP server and its Lambda handler."""
 
 from __future__ import annotations
 
-import http.client
-import json
 import os
 import shlex
-import signal
-import socket
 import subprocess
 import sys
-import time
 import tomllib
-import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 
 import pytest
 
-from helpers import catalog
+pytest.register_assert_rewrite("app_probe")
+
+from app_probe import check_api_event_answers, check_core_routes, feed_api_events, free_port, junit_counts, running, stop  # noqa: E402
+from helpers import catalog  # noqa: E402
 
 RUNTIME = catalog.RUNTIMES["python"]
 SERVICE = "greeter"
@@ -54,30 +51,6 @@ def clean_env(**extra: str) -> dict[str, str]:
     """This process's environment without the outer pytest's settings."""
     env = {name: value for name, value in os.environ.items() if not name.startswith("PYTEST_")}
     return {**env, **extra}
-
-
-def junit_counts(report: Path) -> tuple[int, int, int]:
-    """(test cases, failed or errored, skipped) in a JUnit XML report."""
-    cases = list(ElementTree.parse(report).getroot().iter("testcase"))
-    failed = [case for case in cases if case.find("failure") is not None or case.find("error") is not None]
-    skipped = [case for case in cases if case.find("skipped") is not None]
-    return len(cases), len(failed), len(skipped)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def get(port: int, path: str) -> tuple[int, str, dict]:
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-    try:
-        connection.request("GET", path)
-        response = connection.getresponse()
-        return response.status, response.getheader("content-type"), json.loads(response.read())
-    finally:
-        connection.close()
 
 
 def test_renders_the_python_app_and_nothing_of_other_runtimes(service):
@@ -116,85 +89,13 @@ def test_own_tests_and_build_pass_with_the_data_table_commands(service):
 
 def test_server_answers_and_stops_cleanly_on_sigterm(service):
     port = free_port()
-    server = subprocess.Popen(
-        command(RUNTIME["start_command"]),
-        cwd=service,
-        env=clean_env(PORT=str(port), APP_VERSION="1.2.3"),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        deadline = time.monotonic() + 10
-        while True:
-            assert server.poll() is None, f"the server exited early:\n{server.communicate()}"
-            try:
-                health = get(port, "/health")
-                break
-            except OSError:
-                assert time.monotonic() < deadline, "the server did not answer /health within 10 s"
-                time.sleep(0.05)
-
-        assert health == (200, "application/json", {"status": "ok", "service": SERVICE, "version": "1.2.3"})
-        assert get(port, "/hello?name=Ada") == (200, "application/json", {"message": "Hello, Ada!"})
-        assert get(port, "/hello") == (200, "application/json", {"message": "Hello, world!"})
-        status, content_type, body = get(port, "/hello?name=%3Cscript%3E")
-        assert (status, content_type, sorted(body)) == (400, "application/json", ["error"])
-        assert get(port, "/nope") == (404, "application/json", {"error": "not found"})
-
-        server.send_signal(signal.SIGTERM)
-        stdout, stderr = server.communicate(timeout=10)
-    finally:
-        if server.poll() is None:
-            server.kill()
-            server.communicate()
-
-    assert server.returncode == 0, stderr
+    env = clean_env(PORT=str(port), APP_VERSION="1.2.3")
+    with running(command(RUNTIME["start_command"]), cwd=service, env=env, stderr=subprocess.PIPE) as server:
+        check_core_routes(server, port, SERVICE, "1.2.3")
+        stdout, _ = stop(server, timeout=10, exit_codes=(0,))
     # One line per request, on stdout.
     for line in ["GET /health 200", "GET /hello 200", "GET /hello 400", "GET /nope 404"]:
         assert line in stdout, stdout
-
-
-def api_events() -> list[dict]:
-    """A function URL event (payload 2.0), as AWS sends it, and a REST API event (payload 1.0)."""
-    v2 = {
-        "version": "2.0",
-        "routeKey": "$default",
-        "rawPath": "/health",
-        "rawQueryString": "",
-        "headers": {"host": "abc123.lambda-url.us-east-1.on.aws", "user-agent": "curl/8.5.0"},
-        "requestContext": {
-            "accountId": "anonymous",
-            "apiId": "abc123",
-            "domainName": "abc123.lambda-url.us-east-1.on.aws",
-            "http": {"method": "GET", "path": "/health", "protocol": "HTTP/1.1", "sourceIp": "203.0.113.7", "userAgent": "curl/8.5.0"},
-            "requestId": "c4f0c6a0-0000-4000-8000-000000000000",
-            "routeKey": "$default",
-            "stage": "$default",
-            "timeEpoch": 1767225600000,
-        },
-        "isBase64Encoded": False,
-    }
-    hello_v2 = {
-        **v2,
-        "rawPath": "/hello",
-        "rawQueryString": "name=Ada",
-        "queryStringParameters": {"name": "Ada"},
-        "requestContext": {**v2["requestContext"], "http": {**v2["requestContext"]["http"], "path": "/hello"}},
-    }
-    v1 = {
-        "resource": "/{proxy+}",
-        "path": "/hello",
-        "httpMethod": "GET",
-        "headers": {"Host": "abc123.execute-api.us-east-1.amazonaws.com"},
-        "queryStringParameters": {"name": "Grace"},
-        "multiValueQueryStringParameters": {"name": ["Grace"]},
-        "pathParameters": {"proxy": "hello"},
-        "requestContext": {"resourcePath": "/{proxy+}", "httpMethod": "GET", "path": "/prod/hello", "stage": "prod"},
-        "body": None,
-        "isBase64Encoded": False,
-    }
-    return [v2, hello_v2, v1, {**v1, "httpMethod": "POST", "path": "/health", "queryStringParameters": None}]
 
 
 def test_lambda_handler_answers_payload_2_and_rest_api_events(service):
@@ -205,23 +106,5 @@ def test_lambda_handler_answers_payload_2_and_rest_api_events(service):
         "responses = [handler(event, None) for event in json.load(sys.stdin)]\n"
         "print(json.dumps(responses))\n"
     )
-    proc = subprocess.run(
-        [sys.executable, "-c", script],
-        cwd=service,
-        env=clean_env(APP_VERSION="1.2.3"),
-        input=json.dumps(api_events()),
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
-    assert proc.returncode == 0, proc.stderr
-    *log_lines, last = proc.stdout.splitlines()
-    responses = json.loads(last)
-
-    assert [(r["statusCode"], r["headers"]["content-type"], json.loads(r["body"])) for r in responses] == [
-        (200, "application/json", {"status": "ok", "service": SERVICE, "version": "1.2.3"}),
-        (200, "application/json", {"message": "Hello, Ada!"}),
-        (200, "application/json", {"message": "Hello, Grace!"}),
-        (405, "application/json", {"error": "method not allowed"}),
-    ]
-    assert log_lines == ["GET /health 200", "GET /hello 200", "GET /hello 200", "POST /health 405"]
+    stdout = feed_api_events([sys.executable, "-c", script], cwd=service, env=clean_env(APP_VERSION="1.2.3"))
+    check_api_event_answers(stdout, SERVICE, "1.2.3")

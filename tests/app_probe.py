@@ -1,0 +1,217 @@
+"""Probes for the sample app of a rendered service, shared by tests/test_sample_app_*.py:
+free ports, HTTP requests, a server process started and stopped with SIGTERM,
+JUnit XML reports and API events for a Lambda handler.
+
+The test files call pytest.register_assert_rewrite("app_probe") before importing
+it, so that a failed assert here reports its values as one in a test file does.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+import xml.etree.ElementTree as ElementTree
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TypeVar
+
+import pytest
+
+T = TypeVar("T")
+
+
+# --------------------------------------------------------------------------
+# HTTP
+# --------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def get(port: int, path: str) -> tuple[int, str, dict]:
+    """(status, content-type, JSON body) of GET path on 127.0.0.1:port, with http.client."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    try:
+        connection.request("GET", path)
+        response = connection.getresponse()
+        return response.status, response.getheader("content-type"), json.loads(response.read())
+    finally:
+        connection.close()
+
+
+_opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never via a proxy
+
+
+def call(url: str, method: str = "GET") -> tuple[int, str, dict]:
+    """(status, content-type, JSON body) of a request with urllib, errors included."""
+    try:
+        response = _opener.open(urllib.request.Request(url, method=method), timeout=5)
+    except urllib.error.HTTPError as error:
+        response = error
+    with response:
+        return response.status, response.headers["Content-Type"], json.loads(response.read())
+
+
+# --------------------------------------------------------------------------
+# A server process
+# --------------------------------------------------------------------------
+
+
+@contextmanager
+def running(argv: list[str], *, env: dict[str, str], stderr: int, cwd: Path | None = None) -> Iterator[subprocess.Popen]:
+    """The process argv, text stdout piped, stderr=subprocess.PIPE or subprocess.STDOUT;
+    killed on the way out if it still runs."""
+    proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=stderr, text=True)
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+
+
+def wait_until_serving(proc: subprocess.Popen, probe: Callable[[], T], *, timeout: float, interval: float) -> T:
+    """probe()'s answer once it stops raising OSError, tried every interval seconds
+    until timeout seconds have passed; fails if proc exits first."""
+    deadline = time.monotonic() + timeout
+    last_error = None
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            output = "\n".join(stream for stream in proc.communicate() if stream)
+            pytest.fail(f"the app exited with {proc.returncode}:\n{output}")
+        try:
+            return probe()
+        except OSError as error:
+            last_error = error
+            time.sleep(interval)
+    pytest.fail(f"the app did not answer within {timeout} s (last: {last_error!r})")
+
+
+def stop(proc: subprocess.Popen, *, timeout: float, exit_codes: tuple[int, ...]) -> tuple[str, str | None]:
+    """Send SIGTERM, wait up to timeout seconds for the exit, check its code is one of
+    exit_codes; (stdout, stderr), stderr None where it went to stdout."""
+    proc.send_signal(signal.SIGTERM)
+    stdout, stderr = proc.communicate(timeout=timeout)
+    assert proc.returncode in exit_codes, stdout if stderr is None else stderr
+    return stdout, stderr
+
+
+def check_core_routes(proc: subprocess.Popen, port: int, service: str, version: str) -> None:
+    """Wait up to 10 s for /health, then check it and the /hello and 404 answers, asked with get()."""
+    health = wait_until_serving(proc, lambda: get(port, "/health"), timeout=10, interval=0.05)
+    assert health == (200, "application/json", {"status": "ok", "service": service, "version": version})
+    assert get(port, "/hello?name=Ada") == (200, "application/json", {"message": "Hello, Ada!"})
+    assert get(port, "/hello") == (200, "application/json", {"message": "Hello, world!"})
+    status, content_type, body = get(port, "/hello?name=%3Cscript%3E")
+    assert (status, content_type, sorted(body)) == (400, "application/json", ["error"])
+    assert get(port, "/nope") == (404, "application/json", {"error": "not found"})
+
+
+def check_full_contract(proc: subprocess.Popen, port: int, service: str, version: str) -> None:
+    """Wait up to 15 s for /health, then check the whole HTTP contract, 400, 404 and 405
+    included, asked with call()."""
+    base = f"http://127.0.0.1:{port}"
+    wait_until_serving(proc, lambda: call(base + "/health"), timeout=15, interval=0.1)
+
+    assert call(base + "/health") == (200, "application/json", {"status": "ok", "service": service, "version": version})
+    assert call(base + "/hello") == (200, "application/json", {"message": "Hello, world!"})
+    assert call(base + "/hello?name=Ada") == (200, "application/json", {"message": "Hello, Ada!"})
+    assert call(base + "/hello?name=Ada+Lovelace") == (200, "application/json", {"message": "Hello, Ada Lovelace!"})
+    status, content_type, body = call(base + "/hello?name=" + "a" * 65)
+    assert (status, content_type, set(body)) == (400, "application/json", {"error"})
+    status, content_type, body = call(base + "/hello?name=%3Cscript%3E")
+    assert (status, content_type, set(body)) == (400, "application/json", {"error"})
+    assert call(base + "/nope") == (404, "application/json", {"error": "not found"})
+    assert call(base + "/health", method="POST") == (405, "application/json", {"error": "method not allowed"})
+
+
+# --------------------------------------------------------------------------
+# Test reports
+# --------------------------------------------------------------------------
+
+
+def junit_counts(report: Path) -> tuple[int, int, int]:
+    """(test cases, failed or errored, skipped) in a JUnit XML report."""
+    cases = list(ElementTree.parse(report).getroot().iter("testcase"))
+    failed = [case for case in cases if case.find("failure") is not None or case.find("error") is not None]
+    skipped = [case for case in cases if case.find("skipped") is not None]
+    return len(cases), len(failed), len(skipped)
+
+
+# --------------------------------------------------------------------------
+# A Lambda handler
+# --------------------------------------------------------------------------
+
+
+def api_events() -> list[dict]:
+    """A function URL event (payload 2.0), as AWS sends it, and a REST API event (payload 1.0)."""
+    v2 = {
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": "/health",
+        "rawQueryString": "",
+        "headers": {"host": "abc123.lambda-url.us-east-1.on.aws", "user-agent": "curl/8.5.0"},
+        "requestContext": {
+            "accountId": "anonymous",
+            "apiId": "abc123",
+            "domainName": "abc123.lambda-url.us-east-1.on.aws",
+            "http": {"method": "GET", "path": "/health", "protocol": "HTTP/1.1", "sourceIp": "203.0.113.7", "userAgent": "curl/8.5.0"},
+            "requestId": "c4f0c6a0-0000-4000-8000-000000000000",
+            "routeKey": "$default",
+            "stage": "$default",
+            "timeEpoch": 1767225600000,
+        },
+        "isBase64Encoded": False,
+    }
+    hello_v2 = {
+        **v2,
+        "rawPath": "/hello",
+        "rawQueryString": "name=Ada",
+        "queryStringParameters": {"name": "Ada"},
+        "requestContext": {**v2["requestContext"], "http": {**v2["requestContext"]["http"], "path": "/hello"}},
+    }
+    v1 = {
+        "resource": "/{proxy+}",
+        "path": "/hello",
+        "httpMethod": "GET",
+        "headers": {"Host": "abc123.execute-api.us-east-1.amazonaws.com"},
+        "queryStringParameters": {"name": "Grace"},
+        "multiValueQueryStringParameters": {"name": ["Grace"]},
+        "pathParameters": {"proxy": "hello"},
+        "requestContext": {"resourcePath": "/{proxy+}", "httpMethod": "GET", "path": "/prod/hello", "stage": "prod"},
+        "body": None,
+        "isBase64Encoded": False,
+    }
+    return [v2, hello_v2, v1, {**v1, "httpMethod": "POST", "path": "/health", "queryStringParameters": None}]
+
+
+def feed_api_events(argv: list[str], *, cwd: Path, env: dict[str, str]) -> str:
+    """The stdout of argv run with api_events() as JSON on stdin, within 30 s, once it exits 0."""
+    proc = subprocess.run(argv, cwd=cwd, env=env, input=json.dumps(api_events()), capture_output=True, text=True, timeout=30)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
+
+
+def check_api_event_answers(stdout: str, service: str, version: str) -> None:
+    """Check a handler's stdout for api_events(): a log line per event, then the JSON list of its responses."""
+    *log_lines, last = stdout.splitlines()
+    responses = json.loads(last)
+
+    assert [(r["statusCode"], r["headers"]["content-type"], json.loads(r["body"])) for r in responses] == [
+        (200, "application/json", {"status": "ok", "service": service, "version": version}),
+        (200, "application/json", {"message": "Hello, Ada!"}),
+        (200, "application/json", {"message": "Hello, Grace!"}),
+        (405, "application/json", {"error": "method not allowed"}),
+    ]
+    assert log_lines == ["GET /health 200", "GET /hello 200", "GET /hello 200", "POST /health 405"]
