@@ -136,6 +136,23 @@ def check_strategy_detail(question: str, value: Any, controller: str, limits_tab
     return message
 
 
+def check_linear_rollout(percent: Any, minutes: Any, controller: str, max_minutes: int) -> str:
+    """CodeDeploy linear: the whole rollout (steps after the first x interval) within max_minutes."""
+    if controller != "codedeploy":
+        return ""
+    try:
+        steps = -(-100 // int(float(percent))) - 1
+        total = steps * int(minutes)
+    except (TypeError, ValueError, ZeroDivisionError):
+        return ""  # the single-answer validators report malformed numbers
+    if total > max_minutes:
+        return (
+            f"{percent!r}% every {minutes!r} minutes is not a valid linear rollout: it takes {total} minutes; "
+            f"keep the whole rollout within {max_minutes} minutes (fewer minutes or a larger percent)"
+        )
+    return ""
+
+
 SECRET_ITEM = re.compile(
     r"(?P<env>[A-Z][A-Z0-9_]{0,63})=(?:"
     r"secretsmanager:(?P<secret>[A-Za-z0-9/_+=.@-]{1,256})"

@@ -268,8 +268,10 @@ PREDEFINED_TRAFFIC_CONFIGS: dict[str, dict[str, Any]] = {
 
 # Limits of the strategy detail answers, per deployment controller.
 # CodeDeploy: TimeBasedCanary / TimeBasedLinear take a whole percentage and whole
-# minutes ("TimeBasedCanary", "TimeBasedLinear", CodeDeploy API reference); waits
-# are capped at 2880 minutes, the 2 days a Lambda deployment may shift traffic.
+# minutes ("TimeBasedCanary", "TimeBasedLinear", CodeDeploy API reference). The API
+# documents no maximum wait; this template caps a wait, and a whole linear rollout,
+# at 2880 minutes (2 days) of its own accord: the pipeline run (and, for Lambda, the
+# CloudFormation stack update) stays busy for the whole rollout.
 # Amazon ECS native deployments ("Amazon ECS canary deployments", "Amazon ECS
 # linear deployments"): CanaryPercent 0.1-100 in 0.1 steps, StepPercent 3-100,
 # bake times 0-1440 minutes.
@@ -288,6 +290,8 @@ STRATEGY_LIMITS: dict[str, dict[str, dict[str, float]]] = {
         "bake_minutes": {"low": 0, "high": 1440, "step": 1},
     },
 }
+
+CODEDEPLOY_MAX_ROLLOUT_MINUTES = 2880
 
 ECS_CONTROLLERS: dict[str, dict[str, str]] = {
     "codedeploy": {"label": "AWS CodeDeploy (appspec.yaml, deployment group)"},

@@ -76,6 +76,7 @@ class CatalogExtension(Extension):
             strategy_disabled_reason=catalog.strategy_disabled_reason,
             check=answers,
             check_strategy_detail=_check_strategy_detail,
+            check_linear_rollout=_check_linear_rollout,
             controller_for=catalog.controller_for,
         )
         environment.filters.update(yaml_str=yaml_str, json_str=json_str, shell_quote=shell_quote, to_pretty_json=_pretty_json)
@@ -100,6 +101,11 @@ def _compile_once(from_string):
 def _check_strategy_detail(question: str, value: Any, answers_so_far: dict[str, Any]) -> str:
     controller = catalog.controller_for(answers_so_far)
     return answers.check_strategy_detail(question, value, controller, catalog.STRATEGY_LIMITS)
+
+
+def _check_linear_rollout(percent: Any, minutes: Any, answers_so_far: dict[str, Any]) -> str:
+    controller = catalog.controller_for(answers_so_far)
+    return answers.check_linear_rollout(percent, minutes, controller, catalog.CODEDEPLOY_MAX_ROLLOUT_MINUTES)
 
 
 def _pretty_json(value: Any) -> str:

@@ -148,7 +148,7 @@ def test_bad_answers_are_refused_with_a_clear_message(copie, template_dir, quest
         ("canary_percent", 1, 99, {"strategy": "canary"}),
         ("canary_minutes", 1, 2880, {"strategy": "canary"}),
         ("linear_percent", 1, 99, {"strategy": "linear"}),
-        ("linear_minutes", 1, 2880, {"strategy": "linear"}),
+        ("linear_minutes", 1, 2880, {"strategy": "linear", "linear_percent": 50}),  # one step: 2880 minutes in all
     ],
 )
 def test_numeric_answers_are_range_checked(copie, template_dir, question, low, high, extra):
@@ -211,3 +211,18 @@ def test_ecs_controller_is_asked_only_for_traffic_shifting_on_ecs(copie, templat
         result = copie.copy(extra_answers=answers, template_dir=template_dir)
         assert result.exit_code == 0, result.exception
         assert ("ecs_controller" in _answers_file(result.project_dir)) is asked, answers
+
+
+@pytest.mark.parametrize(
+    ("percent", "minutes", "accepted"),
+    [(10, 320, True), (10, 321, False), (1, 29, True), (1, 30, False), (50, 2880, True)],
+)
+def test_a_codedeploy_linear_rollout_finishes_within_two_days(copie, template_dir, percent, minutes, accepted):
+    result = copie.copy(
+        extra_answers={"target": "lambda", "strategy": "linear", "linear_percent": percent, "linear_minutes": minutes},
+        template_dir=template_dir,
+    )
+    if accepted:
+        assert result.exit_code == 0, result.exception
+    else:
+        assert "keep the whole rollout within 2880 minutes" in str(result.exception)
