@@ -113,9 +113,14 @@ def shell_scripts(renders: list[Path]) -> list[Path]:
     scripts = []
     for render_dir in renders:
         for path in render_dir.rglob("*"):
-            if path.is_file() and "node_modules" not in path.parts and (path.suffix == ".sh" or _has_shell_shebang(path)):
+            if path.is_file() and not _ignored(path) and (path.suffix == ".sh" or _has_shell_shebang(path)):
                 scripts.append(path)
     return sorted(scripts)
+
+
+def _ignored(path: Path) -> bool:
+    """Not the service's own files: git's internals and installed dependencies."""
+    return ".git" in path.parts or "node_modules" in path.parts
 
 
 def _has_shell_shebang(path: Path) -> bool:
@@ -140,7 +145,7 @@ def yaml_files(renders: list[Path]) -> list[Path]:
         path
         for render_dir in renders
         for path in render_dir.rglob("*")
-        if path.suffix in (".yml", ".yaml") and path.is_file() and "node_modules" not in path.parts
+        if path.suffix in (".yml", ".yaml") and path.is_file() and not _ignored(path)
     )
 
 

@@ -16,6 +16,7 @@ import pytest
 import yaml
 from copier import run_copy, run_update
 
+import gate
 from helpers import copy_template
 
 GIT_ENV = {
@@ -129,13 +130,25 @@ def test_sample_app_files_are_skipped_on_update_even_when_the_template_changes_t
 
 def test_changing_the_target_on_update_replaces_target_files(template_repo, tmp_path):
     service = render_service(template_repo, tmp_path / "orders", "v0.1.0", service_name="orders", target="lambda", strategy="canary")
-    assert "packaged.yml" in (service / ".gitignore").read_text()
+    assert (service / "hooks").is_dir() and not (service / "Dockerfile").exists()
 
     update_service(service, ref="v0.1.0", target="ecs_fargate", strategy="rolling")
+    commit_all(service, "switch to ECS rolling")
     recorded = answers_of(service)
     assert (recorded["target"], recorded["strategy"]) == ("ecs_fargate", "rolling")
     assert "canary_percent" not in recorded
-    assert "packaged.yml" not in (service / ".gitignore").read_text()
+    assert not (service / "hooks").exists(), "the Lambda hook functions are gone"
+    assert (service / "Dockerfile").is_file()
+    assert "AWS::ECS::Service" in (service / "infra" / "service.yml").read_text()
+    assert "AWS::Serverless" not in (service / "infra" / "service.yml").read_text()
+    assert not (service / "appspec.yaml").exists(), "rolling needs no appspec"
+
+    update_service(service, ref="v0.1.0", strategy="canary")
+    assert (service / "appspec.yaml").is_file() and (service / "taskdef.json").is_file()
+
+    for check in (gate.run_cfn_lint, gate.run_yamllint, gate.run_shellcheck, gate.run_schemas):
+        _, findings = check([service])
+        assert not findings, findings
 
 
 def test_check_update_reports_a_newer_version_then_none_after_the_update(template_repo, tmp_path):
