@@ -13,11 +13,10 @@ import re
 import shutil
 import subprocess
 import sys
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from helpers import combo_name, render, strategy_combinations
+from helpers import combo_name, render_many, strategy_combinations
 
 # Answers other than the strategy axis rotate through these, so the matrix also
 # covers every source provider, staging/approval on and off, notifications and secrets.
@@ -44,20 +43,13 @@ def matrix_answers() -> list[dict[str, Any]]:
     return result
 
 
-def _render_one(job: tuple[str, str, dict[str, Any]]) -> str:
-    template, dst, answers = job
-    render(Path(template), Path(dst), **answers)
-    return dst
-
-
-def render_matrix(template: Path, out: Path, workers: int | None = None) -> list[Path]:
+def render_matrix(template: Path, out: Path) -> list[Path]:
     """Render every answer set of the matrix into out/<combo>, in parallel."""
-    jobs = []
+    answer_sets = {}
     for answers in matrix_answers():
         combo = (answers["runtime"], answers["runtime_version"], answers["target"], answers["strategy"])
-        jobs.append((str(template), str(out / combo_name(combo)), answers))
-    with ProcessPoolExecutor(max_workers=workers or os.cpu_count() or 2) as pool:
-        return [Path(dst) for dst in pool.map(_render_one, jobs)]
+        answer_sets[combo_name(combo)] = answers
+    return list(render_many(template, out, answer_sets).values())
 
 
 def _tool(name: str) -> str:

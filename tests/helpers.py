@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -14,7 +15,7 @@ from copier import run_copy
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "extensions"))
 
-import answers as answer_rules  # noqa: E402
+import answers as answer_rules  # noqa: E402,F401  (re-exported for the tests)
 import catalog  # noqa: E402
 
 TEMPLATE_PARTS = ("copier.yml", "template", "extensions", "migrations")
@@ -65,6 +66,22 @@ def render(template: Path, dst: Path, **answers: Any) -> Path:
     """Render the service with defaults plus `answers`; raises what Copier raises."""
     run_copy(str(template), str(dst), data=answers, defaults=True, unsafe=True, quiet=True, overwrite=True)
     return dst
+
+
+def _render_job(job: tuple[str, str, dict[str, Any]]) -> str:
+    template, dst, answers = job
+    render(Path(template), Path(dst), **answers)
+    return dst
+
+
+def render_many(template: Path, out: Path, answer_sets: dict[str, dict[str, Any]]) -> dict[str, Path]:
+    """Render each named answer set into out/<name>, in parallel (one process per core)."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    jobs = [(str(template), str(out / name), answers) for name, answers in answer_sets.items()]
+    with ProcessPoolExecutor(max_workers=min(len(jobs), os.cpu_count() or 2) or 1) as pool:
+        rendered = list(pool.map(_render_job, jobs))
+    return {name: Path(dst) for name, dst in zip(answer_sets, rendered)}
 
 
 def combo_name(combo: tuple[Any, ...]) -> str:

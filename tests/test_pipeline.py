@@ -13,7 +13,6 @@ import os
 import re
 import subprocess
 import sys
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +20,7 @@ import pytest
 import yaml
 from cfnlint.decode.cfn_yaml import loads as load_cfn_yaml
 
-from helpers import answer_rules, catalog, render
+from helpers import answer_rules, catalog, render_many
 
 SERVICE = "orders"
 CONNECTION_ARN = "arn:aws:codeconnections:us-east-1:123456789012:connection/0a1b2c3d-4e5f-6a7b-8c9d-0e1f2a3b4c5d"
@@ -118,19 +117,10 @@ def yamllint_findings(paths: list[str]) -> list[str]:
 
 
 
-def _render_job(job: tuple[str, str, dict[str, Any]]) -> None:
-    template, dst, answers = job
-    render(Path(template), Path(dst), **answers)
-
-
 @pytest.fixture(scope="module")
 def renders(template_dir, tmp_path_factory) -> dict[str, Path]:
     """Every answer set of ANSWER_SETS, rendered once for this module (in parallel)."""
-    out = tmp_path_factory.mktemp("pipeline")
-    jobs = [(str(template_dir), str(out / case), {"service_name": SERVICE, **ANSWER_SETS[case]}) for case in CASES]
-    with ProcessPoolExecutor(max_workers=min(len(jobs), os.cpu_count() or 2)) as pool:
-        list(pool.map(_render_job, jobs))
-    return {case: out / case for case in CASES}
+    return render_many(template_dir, tmp_path_factory.mktemp('pipeline'), {case: {"service_name": SERVICE, **ANSWER_SETS[case]} for case in CASES})
 
 
 def load_pipeline(render_dir: Path) -> dict[str, Any]:

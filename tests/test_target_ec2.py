@@ -33,7 +33,6 @@ import threading
 import time
 import types
 import urllib.request
-from concurrent.futures import ProcessPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -43,7 +42,7 @@ import yaml
 from cfnlint.decode.cfn_yaml import loads as load_cfn_yaml
 
 import gate
-from helpers import answer_rules, catalog, choice_values, render
+from helpers import answer_rules, catalog, choice_values, render_many
 
 SECRETS = "DB_PASSWORD=secretsmanager:orders/db,API_KEY=ssm:/orders/api-key"
 EMAIL = "team@example.com"
@@ -77,18 +76,9 @@ def answers_of(case: str) -> dict[str, Any]:
     return {"service_name": "orders", "target": "ec2", **MATRIX[case]}
 
 
-def _render_job(job: tuple[str, str, dict[str, Any]]) -> str:
-    template, dst, answers = job
-    render(Path(template), Path(dst), **answers)
-    return dst
-
-
 @pytest.fixture(scope="module")
 def renders(template_dir, tmp_path_factory) -> dict[str, Path]:
-    out = tmp_path_factory.mktemp("ec2")
-    jobs = [(str(template_dir), str(out / case), answers_of(case)) for case in CASES]
-    with ProcessPoolExecutor(max_workers=min(len(jobs), os.cpu_count() or 2)) as pool:
-        return {case: Path(path) for case, path in zip(CASES, pool.map(_render_job, jobs))}
+    return render_many(template_dir, tmp_path_factory.mktemp('ec2'), {case: answers_of(case) for case in CASES})
 
 
 # --------------------------------------------------------------------------- reading renders

@@ -18,7 +18,6 @@ import subprocess
 import sys
 import threading
 import types
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +26,7 @@ import yaml
 from cfnlint.decode.cfn_yaml import loads as load_cfn_yaml
 
 import gate
-from helpers import answer_rules, catalog, render
+from helpers import answer_rules, catalog, render_many
 
 SERVICE = "orders"
 SECRETS = "DB_PASSWORD=secretsmanager:orders/db,API_KEY=ssm:/orders/api-key"
@@ -82,18 +81,9 @@ def environments(case: str) -> list[dict[str, Any]]:
     return answer_rules.derived_names(SERVICE, CASES[case]["staging"])["environments"]
 
 
-def _render_job(job: tuple[str, str, dict[str, Any]]) -> None:
-    template, dst, answers = job
-    render(Path(template), Path(dst), **answers)
-
-
 @pytest.fixture(scope="module")
 def renders(template_dir, tmp_path_factory) -> dict[str, Path]:
-    out = tmp_path_factory.mktemp("ecs")
-    jobs = [(str(template_dir), str(out / case), answers_of(case)) for case in NAMES]
-    with ProcessPoolExecutor(max_workers=min(len(jobs), os.cpu_count() or 2)) as pool:
-        list(pool.map(_render_job, jobs))
-    return {case: out / case for case in NAMES}
+    return render_many(template_dir, tmp_path_factory.mktemp('ecs'), {case: answers_of(case) for case in NAMES})
 
 
 # --------------------------------------------------------------------------- parsing helpers

@@ -14,7 +14,6 @@ import os
 import subprocess
 import sys
 import types
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +21,7 @@ import pytest
 import yaml
 from copier import run_copy, run_update
 
-from helpers import catalog, copy_template, render
+from helpers import catalog, copy_template, render_many
 from test_target_ecs import (
     ACCOUNT,
     REGION,
@@ -59,19 +58,9 @@ def answers_of(case: str) -> dict[str, Any]:
     return {"service_name": SERVICE, "target": "ecs_fargate", **CODEDEPLOY[case]}
 
 
-def _render_job(job: tuple[str, str, dict[str, Any]]) -> None:
-    template, dst, answers = job
-    render(Path(template), Path(dst), **answers)
-
-
 @pytest.fixture(scope="module")
 def renders(template_dir, tmp_path_factory) -> dict[str, Path]:
-    out = tmp_path_factory.mktemp("ecs-native")
-    cases = [*NATIVE, *CODEDEPLOY]
-    jobs = [(str(template_dir), str(out / case), answers_of(case)) for case in cases]
-    with ProcessPoolExecutor(max_workers=min(len(jobs), os.cpu_count() or 2)) as pool:
-        list(pool.map(_render_job, jobs))
-    return {case: out / case for case in cases}
+    return render_many(template_dir, tmp_path_factory.mktemp('ecs-native'), {case: answers_of(case) for case in [*NATIVE, *CODEDEPLOY]})
 
 
 def service_props(render_dir: Path) -> dict[str, Any]:

@@ -22,7 +22,6 @@ import shlex
 import subprocess
 import sys
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -36,7 +35,7 @@ from samtranslator.parser.parser import Parser
 from samtranslator.translator.translator import Translator
 
 import gate
-from helpers import answer_rules, catalog, choice_values, render
+from helpers import answer_rules, catalog, choice_values, render, render_many
 
 SERVICE = "orders"
 REGION = "us-east-1"
@@ -97,18 +96,9 @@ COMBOS = dict(_combos())
 CASES = sorted(COMBOS)
 
 
-def _render_job(job: tuple[str, str, dict[str, Any]]) -> None:
-    template, dst, answers = job
-    render(Path(template), Path(dst), **answers)
-
-
 @pytest.fixture(scope="module")
 def renders(template_dir, tmp_path_factory) -> dict[str, Path]:
-    out = tmp_path_factory.mktemp("lambda")
-    jobs = [(str(template_dir), str(out / case), answers) for case, answers in COMBOS.items()]
-    with ProcessPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
-        list(pool.map(_render_job, jobs))
-    return {case: out / case for case in CASES}
+    return render_many(template_dir, tmp_path_factory.mktemp('lambda'), dict(COMBOS))
 
 
 # --------------------------------------------------------------------------- helpers
@@ -406,7 +396,7 @@ def test_hook_timeout_leaves_room_for_every_attempt(renders):
 def test_names_stay_within_aws_limits_for_the_longest_service_name(template_dir, tmp_path):
     longest = "a" * answer_rules.SERVICE_NAME_MAX
     render_dir = render(template_dir, tmp_path / "longest", service_name=longest, target="lambda", strategy="linear",
-                        linear_percent=3, linear_minutes=2880, staging=True)
+                        linear_percent=34, linear_minutes=1440, staging=True)  # the longest custom config name that passes the rollout cap
     template = service_template(render_dir)
     limits = {("AWS::IAM::Role", "RoleName"): 64, ("AWS::Serverless::Function", "FunctionName"): 64,
               ("AWS::CloudWatch::Alarm", "AlarmName"): 255, ("AWS::CodeDeploy::DeploymentConfig", "DeploymentConfigName"): 100,
