@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import gate
-from helpers import ROOT, render
+from helpers import ROOT, render, strategy_combinations
 
 HOSTILE = [
     "x; rm -rf /",
@@ -178,14 +178,18 @@ service_names = st.from_regex(r"[a-z][a-z0-9-]{1,18}[a-z0-9]", fullmatch=True)
 descriptions = st.text(st.characters(blacklist_categories=("Cc", "Cs")), min_size=1, max_size=120).filter(str.strip)
 
 
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-@given(service_name=service_names, branch=branch_names, description=descriptions)
-def test_any_accepted_answer_renders_a_valid_service(template_dir, tmp_path_factory, service_name, branch, description):
+targets = st.sampled_from(sorted({(target, strategy) for _, _, target, strategy in strategy_combinations()}))
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(service_name=service_names, branch=branch_names, description=descriptions, target=targets)
+def test_any_accepted_answer_renders_a_valid_service(template_dir, tmp_path_factory, service_name, branch, description, target):
     from helpers import answer_rules
 
     if answer_rules.check_service_name(service_name) or answer_rules.check_branch(branch) or answer_rules.check_description(description):
         return  # the validators refuse it, as other tests show
-    service = render(template_dir, tmp_path_factory.mktemp("prop"), service_name=service_name, branch=branch, description=description)
+    service = render(template_dir, tmp_path_factory.mktemp("prop"), service_name=service_name, branch=branch,
+                     description=description, target=target[0], strategy=target[1])
     for path in service.rglob("*"):
         if path.suffix in (".yml", ".yaml") and path.parent.name != "infra":
             yaml.safe_load(path.read_text())
