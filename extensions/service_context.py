@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from copier_template_extensions import ContextHook
+from jinja2 import FileSystemBytecodeCache
 from jinja2.ext import Extension
 
 
@@ -81,6 +82,10 @@ class CatalogExtension(Extension):
         )
         environment.filters.update(yaml_str=yaml_str, json_str=json_str, shell_quote=shell_quote, to_pretty_json=_pretty_json)
         environment.from_string = _compile_once(environment.from_string)
+        # The template's files compile to the same code on every render: keep it in Jinja's
+        # own per-user cache folder (keyed by file name and source checksum).
+        if environment.bytecode_cache is None:
+            environment.bytecode_cache = FileSystemBytecodeCache()
 
 
 def _compile_once(from_string):
