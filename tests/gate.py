@@ -52,7 +52,7 @@ def render_matrix(template: Path, out: Path) -> list[Path]:
     return list(render_many(template, out, answer_sets).values())
 
 
-def _tool(name: str) -> str:
+def tool(name: str) -> str:
     """A tool installed beside this interpreter (the venv), else on PATH."""
     beside = Path(sys.executable).parent / name
     return str(beside) if beside.exists() else (shutil.which(name) or name)
@@ -68,7 +68,7 @@ def run_cfn_lint(renders: list[Path]) -> tuple[list[Path], list[str]]:
         return files, []
     # Informational findings (I....) are advice, not defects; errors and warnings count.
     proc = subprocess.run(
-        [_tool("cfn-lint"), "--format", "parseable", "--", *map(str, files)],
+        [tool("cfn-lint"), "--format", "parseable", "--", *map(str, files)],
         capture_output=True, text=True, check=False,
     )
     lines = [line for line in proc.stdout.splitlines() if line.strip()]
@@ -84,7 +84,7 @@ def run_checkov(renders: list[Path]) -> tuple[int, list[str]]:
         return 0, []
     root = renders[0].parent
     proc = subprocess.run(
-        [_tool("checkov"), "-d", str(root), "--framework", "cloudformation", "--output", "json", "--quiet", "--compact",
+        [tool("checkov"), "-d", str(root), "--framework", "cloudformation", "--output", "json", "--quiet", "--compact",
          "--skip-download", "--soft-fail"],
         capture_output=True, text=True, check=False, env={**os.environ, "BC_SKIP_MAPPING": "TRUE"},
     )
@@ -128,7 +128,7 @@ def run_shellcheck(renders: list[Path]) -> tuple[list[Path], list[str]]:
     scripts = shell_scripts(renders)
     if not scripts:
         return scripts, []
-    proc = subprocess.run([_tool("shellcheck"), "--format", "gcc", *map(str, scripts)], capture_output=True, text=True, check=False)
+    proc = subprocess.run([tool("shellcheck"), "--format", "gcc", *map(str, scripts)], capture_output=True, text=True, check=False)
     return scripts, [line for line in proc.stdout.splitlines() if line.strip()]
 
 
@@ -151,7 +151,7 @@ def run_yamllint(renders: list[Path]) -> tuple[list[Path], list[str]]:
         return files, []
     config = renders[0] / ".yamllint"
     proc = subprocess.run(
-        [_tool("yamllint"), "--format", "parsable", "--strict", "-c", str(config), *map(str, files)],
+        [tool("yamllint"), "--format", "parsable", "--strict", "-c", str(config), *map(str, files)],
         capture_output=True, text=True, check=False,
     )
     findings = [line for line in proc.stdout.splitlines() if line.strip()]

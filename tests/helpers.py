@@ -84,5 +84,20 @@ def render_many(template: Path, out: Path, answer_sets: dict[str, dict[str, Any]
     return {name: Path(dst) for name, dst in zip(answer_sets, rendered)}
 
 
+def load_cfn(path: Path) -> dict[str, Any]:
+    """A CloudFormation template with its short-form tags in long form ({"Fn::Sub": ...})."""
+    from cfnlint.decode.cfn_yaml import loads
+
+    return loads(path.read_text(), str(path))
+
+
+def load_pipeline(render_dir: Path) -> dict[str, Any]:
+    return load_cfn(render_dir / "infra" / "pipeline.yml")
+
+
+def load_service(render_dir: Path) -> dict[str, Any]:
+    return load_cfn(render_dir / "infra" / "service.yml")
+
+
 def combo_name(combo: tuple[Any, ...]) -> str:
     return "-".join(str(part) for part in combo).replace(".", "_")

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import gate
-from helpers import ROOT, render, strategy_combinations
+from helpers import ROOT, load_pipeline, render, strategy_combinations
 
 HOSTILE = [
     "x; rm -rf /",
@@ -114,11 +114,7 @@ def _read_back_descriptions(service: Path, runtime: str) -> list[str]:
     if runtime == "java":
         namespace = {"m": "http://maven.apache.org/POM/4.0.0"}
         values.append(ET.parse(service / "pom.xml").getroot().find("m:description", namespace).text)
-    pipeline = service / "infra" / "pipeline.yml"
-    if pipeline.exists():
-        from cfnlint.decode.cfn_yaml import loads
-
-        values.append(str(loads(pipeline.read_text())["Description"]))
+    values.append(str(load_pipeline(service)["Description"]))
     return values
 
 

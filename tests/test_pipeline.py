@@ -12,15 +12,14 @@ import json
 import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from cfnlint.decode.cfn_yaml import loads as load_cfn_yaml
 
-from helpers import answer_rules, catalog, render_many
+from gate import tool
+from helpers import answer_rules, catalog, load_pipeline, render_many
 
 SERVICE = "orders"
 CONNECTION_ARN = "arn:aws:codeconnections:us-east-1:123456789012:connection/0a1b2c3d-4e5f-6a7b-8c9d-0e1f2a3b4c5d"
@@ -104,14 +103,8 @@ NAME_LIMITS = {
 YAMLLINT_CONFIG = "{extends: default, rules: {line-length: {max: 160}, document-start: disable, truthy: {check-keys: false}}}"
 
 
-def _tool(name: str) -> str:
-    """A tool installed beside this interpreter (the venv), else on PATH."""
-    beside = Path(sys.executable).parent / name
-    return str(beside) if beside.exists() else name
-
-
 def yamllint_findings(paths: list[str]) -> list[str]:
-    proc = subprocess.run([_tool("yamllint"), "--format", "parsable", "--strict", "-d", YAMLLINT_CONFIG, *paths],
+    proc = subprocess.run([tool("yamllint"), "--format", "parsable", "--strict", "-d", YAMLLINT_CONFIG, *paths],
                           capture_output=True, text=True, check=False)
     return [f"yamllint: {line}" for line in proc.stdout.splitlines() if line.strip()]
 
@@ -121,12 +114,6 @@ def yamllint_findings(paths: list[str]) -> list[str]:
 def renders(template_dir, tmp_path_factory) -> dict[str, Path]:
     """Every answer set of ANSWER_SETS, rendered once for this module (in parallel)."""
     return render_many(template_dir, tmp_path_factory.mktemp('pipeline'), {case: {"service_name": SERVICE, **ANSWER_SETS[case]} for case in CASES})
-
-
-def load_pipeline(render_dir: Path) -> dict[str, Any]:
-    """infra/pipeline.yml with its short-form tags as CloudFormation's long form ({"Fn::Sub": ...})."""
-    path = render_dir / "infra" / "pipeline.yml"
-    return load_cfn_yaml(path.read_text(), str(path))
 
 
 def load_buildspec(render_dir: Path) -> dict[str, Any]:
@@ -529,13 +516,13 @@ def test_cfn_lint_checkov_and_yamllint_find_nothing(renders):
     buildspecs = [str(renders[case] / "buildspec.yml") for case in CASES]
     findings: list[str] = []
 
-    lint = subprocess.run([_tool("cfn-lint"), "--format", "parseable", "--", *pipelines], capture_output=True, text=True, check=False)
+    lint = subprocess.run([tool("cfn-lint"), "--format", "parseable", "--", *pipelines], capture_output=True, text=True, check=False)
     findings += [f"cfn-lint: {line}" for line in lint.stdout.splitlines() if re.search(r":[EW]\d{4}:", line)]
     if lint.returncode and not lint.stdout.strip():
         findings.append(f"cfn-lint exited {lint.returncode}: {lint.stderr.strip()[-2000:]}")
 
     checkov = subprocess.run(
-        [_tool("checkov"), "--framework", "cloudformation", "--output", "json", "--quiet", "--compact",
+        [tool("checkov"), "--framework", "cloudformation", "--output", "json", "--quiet", "--compact",
          "--skip-download", "--soft-fail", "--file", *pipelines],
         capture_output=True, text=True, check=False, env={**os.environ, "BC_SKIP_MAPPING": "TRUE"},
     )

@@ -39,10 +39,9 @@ from typing import Any
 
 import pytest
 import yaml
-from cfnlint.decode.cfn_yaml import loads as load_cfn_yaml
 
 import gate
-from helpers import answer_rules, catalog, choice_values, render_many
+from helpers import answer_rules, catalog, choice_values, load_cfn, render_many
 
 SECRETS = "DB_PASSWORD=secretsmanager:orders/db,API_KEY=ssm:/orders/api-key"
 EMAIL = "team@example.com"
@@ -89,7 +88,7 @@ def load_yaml(path: Path) -> Any:
 
 
 def load_stack(project_dir: Path, name: str) -> dict[str, Any]:
-    return load_cfn_yaml((project_dir / "infra" / name).read_text())
+    return load_cfn(project_dir / "infra" / name)
 
 
 def environments(case: str) -> list[dict[str, Any]]:

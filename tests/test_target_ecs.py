@@ -23,10 +23,9 @@ from typing import Any
 
 import pytest
 import yaml
-from cfnlint.decode.cfn_yaml import loads as load_cfn_yaml
 
 import gate
-from helpers import answer_rules, catalog, render_many
+from helpers import answer_rules, catalog, load_pipeline, load_service, render_many
 
 SERVICE = "orders"
 SECRETS = "DB_PASSWORD=secretsmanager:orders/db,API_KEY=ssm:/orders/api-key"
@@ -87,19 +86,6 @@ def renders(template_dir, tmp_path_factory) -> dict[str, Path]:
 
 
 # --------------------------------------------------------------------------- parsing helpers
-
-
-def load_cfn(path: Path) -> dict[str, Any]:
-    """A CloudFormation template with its short-form tags in long form ({"Ref": ...})."""
-    return load_cfn_yaml(path.read_text(), str(path))
-
-
-def load_service(render_dir: Path) -> dict[str, Any]:
-    return load_cfn(render_dir / "infra" / "service.yml")
-
-
-def load_pipeline(render_dir: Path) -> dict[str, Any]:
-    return load_cfn(render_dir / "infra" / "pipeline.yml")
 
 
 def load_buildspec(render_dir: Path) -> dict[str, Any]:

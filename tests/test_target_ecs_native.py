@@ -21,7 +21,7 @@ import pytest
 import yaml
 from copier import run_copy, run_update
 
-from helpers import catalog, copy_template, render_many
+from helpers import catalog, copy_template, load_pipeline, load_service, render_many
 from test_target_ecs import (
     ACCOUNT,
     REGION,
@@ -31,8 +31,6 @@ from test_target_ecs import (
     container,
     deploy_actions,
     load_buildspec,
-    load_pipeline,
-    load_service,
     resources_of_type,
     run_post_build,
 )

@@ -29,13 +29,12 @@ from typing import Any
 import pytest
 import yaml
 from boto3.session import Session
-from cfnlint.decode.cfn_yaml import loads as load_cfn_yaml
 from samtranslator.model.preferences.deployment_preference_collection import CODEDEPLOY_PREDEFINED_CONFIGURATIONS_LIST
 from samtranslator.parser.parser import Parser
 from samtranslator.translator.translator import Translator
 
 import gate
-from helpers import answer_rules, catalog, choice_values, render, render_many
+from helpers import answer_rules, catalog, choice_values, load_pipeline, load_service, render, render_many
 
 SERVICE = "orders"
 REGION = "us-east-1"
@@ -104,18 +103,6 @@ def renders(template_dir, tmp_path_factory) -> dict[str, Path]:
 # --------------------------------------------------------------------------- helpers
 
 
-def load_cfn(path: Path) -> dict[str, Any]:
-    return load_cfn_yaml(path.read_text(), str(path))
-
-
-def service_template(render_dir: Path) -> dict[str, Any]:
-    return load_cfn(render_dir / "infra" / "service.yml")
-
-
-def pipeline_template(render_dir: Path) -> dict[str, Any]:
-    return load_cfn(render_dir / "infra" / "pipeline.yml")
-
-
 def environments(answers: dict[str, Any]) -> list[dict[str, str]]:
     return answer_rules.derived_names(answers["service_name"], answers["staging"])["environments"]
 
@@ -167,7 +154,7 @@ def test_the_variants_cover_every_lambda_strategy():
 
 def test_every_combination_renders_a_sam_service_stack(renders):
     for case, render_dir in renders.items():
-        template = service_template(render_dir)
+        template = load_service(render_dir)
         assert template["Transform"] == "AWS::Serverless-2016-10-31", case
         assert sorted(p.name for p in (render_dir / "infra").glob("*.yml")) == ["pipeline.yml", "service.yml"], case
         assert not (render_dir / "appspec.yml").exists() and not (render_dir / "appspec.yaml").exists(), case
@@ -233,7 +220,7 @@ def test_rendered_files_read_as_written_by_hand(renders, case):
 @pytest.mark.parametrize("case", CASES)
 def test_deployment_preference_matches_the_strategy_answers(renders, case):
     variant = case.split("-")[1]
-    template = service_template(renders[case])
+    template = load_service(renders[case])
     preference = template["Resources"]["Function"]["Properties"]["DeploymentPreference"]
     configs = resources_of_type(template, "AWS::CodeDeploy::DeploymentConfig")
     expected = EXPECTED_TYPE[variant]
@@ -262,7 +249,7 @@ def test_every_predefined_lambda_configuration_maps_to_its_sam_type(strategy, pe
 
 @pytest.mark.parametrize("case", CASES)
 def test_the_alias_rolls_back_on_alarms_about_the_new_version(renders, case):
-    template = service_template(renders[case])
+    template = load_service(renders[case])
     resources = template["Resources"]
     function = resources["Function"]["Properties"]
     assert function["AutoPublishAlias"] == catalog.LAMBDA_ALIAS
@@ -299,7 +286,7 @@ def test_the_alias_rolls_back_on_alarms_about_the_new_version(renders, case):
 @pytest.mark.parametrize("case", CASES)
 def test_hooks_are_functions_of_the_stack_that_codedeploy_may_invoke(renders, case):
     answers = COMBOS[case]
-    template = service_template(renders[case])
+    template = load_service(renders[case])
     for env in environments(answers):
         resources = expanded(template, env["name"])["Resources"]
         update = resources["FunctionAlias" + catalog.LAMBDA_ALIAS]["UpdatePolicy"]["CodeDeployLambdaAliasUpdate"]
@@ -326,7 +313,7 @@ def test_hooks_are_functions_of_the_stack_that_codedeploy_may_invoke(renders, ca
 
 @pytest.mark.parametrize("case", CASES)
 def test_each_hook_role_may_only_run_its_check_and_report(renders, case):
-    template = service_template(renders[case])
+    template = load_service(renders[case])
     resources = expanded(template, SERVICE)["Resources"]
     versions = [name for name, res in resources.items() if res["Type"] == "AWS::Lambda::Version"]
     assert len(versions) == 1
@@ -357,7 +344,7 @@ def test_each_hook_role_may_only_run_its_check_and_report(renders, case):
 def test_the_function_runs_the_answered_runtime_and_reads_only_its_secrets(renders, case):
     answers = COMBOS[case]
     rt = catalog.runtime_row(answers["runtime"], answers["runtime_version"])
-    template = service_template(renders[case])
+    template = load_service(renders[case])
     function = template["Resources"]["Function"]["Properties"]
     assert function["Runtime"] == rt["lambda_runtime"]
     assert function["Handler"] == rt["lambda_handler"]
@@ -388,7 +375,7 @@ def test_hook_timeout_leaves_room_for_every_attempt(renders):
     with hook_modules(render_dir) as modules:
         support = modules["codedeploy_hook"]
         budget = support.MAX_ATTEMPTS * (support.CONNECT_TIMEOUT_SECONDS + support.READ_TIMEOUT_SECONDS)
-    template = service_template(render_dir)
+    template = load_service(render_dir)
     for key in catalog.LAMBDA_HOOKS:
         assert template["Resources"][f"{key}Hook"]["Properties"]["Timeout"] > budget
 
@@ -397,7 +384,7 @@ def test_names_stay_within_aws_limits_for_the_longest_service_name(template_dir,
     longest = "a" * answer_rules.SERVICE_NAME_MAX
     render_dir = render(template_dir, tmp_path / "longest", service_name=longest, target="lambda", strategy="linear",
                         linear_percent=34, linear_minutes=1440, staging=True)  # the longest custom config name that passes the rollout cap
-    template = service_template(render_dir)
+    template = load_service(render_dir)
     limits = {("AWS::IAM::Role", "RoleName"): 64, ("AWS::Serverless::Function", "FunctionName"): 64,
               ("AWS::CloudWatch::Alarm", "AlarmName"): 255, ("AWS::CodeDeploy::DeploymentConfig", "DeploymentConfigName"): 100,
               ("AWS::Logs::LogGroup", "LogGroupName"): 512}
@@ -421,7 +408,7 @@ def test_names_stay_within_aws_limits_for_the_longest_service_name(template_dir,
 ], ids=["yaml-indicators", "unicode-long", "mapping", "boolean"])
 def test_the_description_reads_back_unchanged(template_dir, tmp_path, description):
     render_dir = render(template_dir, tmp_path / "service", target="lambda", strategy="canary", description=description)
-    template = service_template(render_dir)
+    template = load_service(render_dir)
     assert template["Description"] == f"{description} (the function)"
     assert template["Resources"]["Function"]["Properties"]["Description"] == description
     _, findings = gate.run_yamllint([render_dir])
@@ -434,9 +421,9 @@ def test_the_description_reads_back_unchanged(template_dir, tmp_path, descriptio
 @pytest.mark.parametrize("case", CASES)
 def test_pipeline_passes_each_environment_the_parameters_the_stack_declares(renders, case):
     answers = COMBOS[case]
-    parameters = service_template(renders[case])["Parameters"]
+    parameters = load_service(renders[case])["Parameters"]
     assert parameters["FunctionName"]["AllowedValues"] == [env["name"] for env in environments(answers)]
-    stages = {s["Name"]: s for s in pipeline_template(renders[case])["Resources"]["Pipeline"]["Properties"]["Stages"]}
+    stages = {s["Name"]: s for s in load_pipeline(renders[case])["Resources"]["Pipeline"]["Properties"]["Stages"]}
     version_variable = "#{SourceVariables.VersionId}" if answers["source_provider"] == "s3" else "#{SourceVariables.CommitId}"
     for env in environments(answers):
         create, _ = stages[env["title"]]["Actions"]
@@ -481,8 +468,8 @@ def test_deploy_role_may_create_what_the_service_stack_creates_and_no_more(rende
     buildspec = yaml.safe_load((render_dir / "buildspec.yml").read_text())
     (package,) = [c for c in buildspec["phases"]["build"]["commands"] if c.startswith("aws cloudformation package")]
     prefix = shlex.split(package)[shlex.split(package).index("--s3-prefix") + 1]
-    statements = _deploy_statements(pipeline_template(render_dir), "artifacts")
-    template = service_template(render_dir)
+    statements = _deploy_statements(load_pipeline(render_dir), "artifacts")
+    template = load_service(render_dir)
     arn = f"arn:aws:{{}}:{REGION}:{ACCOUNT}:{{}}"
     assert allowed(statements, "s3:GetObject", f"arn:aws:s3:::artifacts/{prefix}/0123abcd")
     assert allowed(statements, "cloudformation:CreateChangeSet",
@@ -545,7 +532,7 @@ def test_go_builds_the_bootstrap_for_the_functions_architecture(renders, case):
     assert variables["GOOS"] == "linux" and variables["CGO_ENABLED"] == "0"
     commands = buildspec["phases"]["build"]["commands"]
     assert f"cp bin/app {catalog.LAMBDA_CODE_DIR}/bootstrap" in commands
-    assert service_template(renders[case])["Resources"]["Function"]["Properties"]["Runtime"] == "provided.al2023"
+    assert load_service(renders[case])["Resources"]["Function"]["Properties"]["Runtime"] == "provided.al2023"
 
 
 # --------------------------------------------------------------------------- README
