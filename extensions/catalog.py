@@ -293,11 +293,6 @@ STRATEGY_LIMITS: dict[str, dict[str, dict[str, float]]] = {
 
 CODEDEPLOY_MAX_ROLLOUT_MINUTES = 2880
 
-ECS_CONTROLLERS: dict[str, dict[str, str]] = {
-    "codedeploy": {"label": "AWS CodeDeploy (appspec.yaml, deployment group)"},
-    "ecs": {"label": "Amazon ECS native deployments"},
-}
-
 
 def controller_for(answers: dict[str, Any]) -> str:
     """Who runs the deployment's traffic shifting: 'codedeploy' or 'ecs'."""

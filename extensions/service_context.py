@@ -80,7 +80,7 @@ class CatalogExtension(Extension):
             check_linear_rollout=_check_linear_rollout,
             controller_for=catalog.controller_for,
         )
-        environment.filters.update(yaml_str=yaml_str, json_str=json_str, shell_quote=shell_quote, to_pretty_json=_pretty_json)
+        environment.filters.update(yaml_str=yaml_str, json_str=json_str, shell_quote=shell_quote)
         environment.from_string = _compile_once(environment.from_string)
         # The template's files compile to the same code on every render: keep it in Jinja's
         # own per-user cache folder (keyed by file name and source checksum).
@@ -111,10 +111,6 @@ def _check_strategy_detail(question: str, value: Any, answers_so_far: dict[str, 
 def _check_linear_rollout(percent: Any, minutes: Any, answers_so_far: dict[str, Any]) -> str:
     controller = catalog.controller_for(answers_so_far)
     return answers.check_linear_rollout(percent, minutes, controller, catalog.CODEDEPLOY_MAX_ROLLOUT_MINUTES)
-
-
-def _pretty_json(value: Any) -> str:
-    return json.dumps(value, indent=2)
 
 
 def service_values(context: dict[str, Any]) -> dict[str, Any]:
