@@ -7,6 +7,7 @@ that `service_context.py` registers, so the rules live here once.
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any
 
@@ -105,17 +106,31 @@ def check_connection_arn(value: Any) -> str:
 
 
 def check_range(question: str, value: Any, low: float, high: float, step: float = 1) -> str:
-    """A number within [low, high] on a grid of `step` (1: whole numbers, 0.1: tenths)."""
+    """A number within [low, high] on a grid of `step` (1: whole numbers, 0.1: tenths).
+
+    The answer may come typed (20, 2.5) or as text ("20", "abc", "" for an empty answer).
+    """
     rule = f"give a whole number from {_num(low)} to {_num(high)}" if step == 1 else \
         f"give a number from {_num(low)} to {_num(high)} in steps of {_num(step)}"
+    shown = _shown("" if value is None else value)
+    number = _as_number(value)
+    if number is None:
+        return f"{shown} is not a valid {question}: {rule}"
+    on_grid = abs(number / step - round(number / step)) < 1e-9
+    if not (low <= number <= high and on_grid):
+        return f"{shown} is not a valid {question}: {rule}"
+    return ""
+
+
+def _as_number(value: Any) -> float | None:
+    """The answer as a number, or None when it is none (text, empty, a YAML yes/no)."""
+    if isinstance(value, bool) or value is None:
+        return None
     try:
         number = float(str(value).strip())
     except ValueError:
-        return f"{_shown(value)} is not a valid {question}: {rule}"
-    on_grid = abs(number / step - round(number / step)) < 1e-9
-    if not (low <= number <= high and on_grid):
-        return f"{_shown(value)} is not a valid {question}: {rule}"
-    return ""
+        return None
+    return number if math.isfinite(number) else None
 
 
 def _num(number: float) -> str:

@@ -15,23 +15,25 @@ import importlib.util
 import json
 import re
 import shlex
-import sys
 from pathlib import Path
 from typing import Any
 
 from copier_template_extensions import ContextHook
-from jinja2 import FileSystemBytecodeCache
+from jinja2 import pass_context
 from jinja2.ext import Extension
 
 
 def _load_sibling(stem: str):
-    """Import a module that sits beside this file (Copier loads extensions by path)."""
-    name = f"copier_codepipeline_{stem}"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name(f"{stem}.py"))
+    """Load a module that sits beside this file, fresh, without registering it.
+
+    Copier loads this file anew for each template version it renders (an update renders
+    the old and the new version in one process). A module kept in `sys.modules` under a
+    fixed name would serve one version's data and rules to both, so each load executes
+    its own copy of the siblings and keeps them only through this module.
+    """
+    path = Path(__file__).with_name(f"{stem}.py")
+    spec = importlib.util.spec_from_file_location(f"copier_codepipeline_{stem}", path)
     module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
     spec.loader.exec_module(module)
     return module
 
@@ -81,36 +83,24 @@ class CatalogExtension(Extension):
             controller_for=catalog.controller_for,
         )
         environment.filters.update(yaml_str=yaml_str, json_str=json_str, shell_quote=shell_quote)
-        environment.from_string = _compile_once(environment.from_string)
-        # The template's files compile to the same code on every render: keep it in Jinja's
-        # own per-user cache folder (keyed by file name and source checksum).
-        if environment.bytecode_cache is None:
-            environment.bytecode_cache = FileSystemBytecodeCache()
 
 
-def _compile_once(from_string):
-    """Copier compiles every file name and question string it renders, most of them
-    many times over (benchmarks/render_benchmark.py); compile each source once."""
-    compiled: dict[str, Any] = {}
-
-    def cached(source, globals=None, template_class=None):
-        if globals is not None or template_class is not None or not isinstance(source, str):
-            return from_string(source, globals, template_class)
-        if source not in compiled:
-            compiled[source] = from_string(source)
-        return compiled[source]
-
-    return cached
-
-
-def _check_strategy_detail(question: str, value: Any, answers_so_far: dict[str, Any]) -> str:
-    controller = catalog.controller_for(answers_so_far)
+@pass_context
+def _check_strategy_detail(context, question: str, value: Any) -> str:
+    """Range-check a strategy detail against the limits of the controller the answers so far pick."""
+    controller = catalog.controller_for(_answers_so_far(context))
     return answers.check_strategy_detail(question, value, controller, catalog.STRATEGY_LIMITS)
 
 
-def _check_linear_rollout(percent: Any, minutes: Any, answers_so_far: dict[str, Any]) -> str:
-    controller = catalog.controller_for(answers_so_far)
+@pass_context
+def _check_linear_rollout(context, percent: Any, minutes: Any) -> str:
+    controller = catalog.controller_for(_answers_so_far(context))
     return answers.check_linear_rollout(percent, minutes, controller, catalog.CODEDEPLOY_MAX_ROLLOUT_MINUTES)
+
+
+def _answers_so_far(context) -> dict[str, Any]:
+    """The answers a controller depends on; a question not asked yet reads as None."""
+    return {key: context.get(key) for key in ("target", "strategy", "ecs_controller")}
 
 
 def service_values(context: dict[str, Any]) -> dict[str, Any]:
@@ -127,16 +117,24 @@ def service_values(context: dict[str, Any]) -> dict[str, Any]:
 
 
 class ServiceContextHook(ContextHook):
-    _cache: dict[str, dict[str, Any]] = {}
+    """Adds the derived values to the context of every file Copier renders.
+
+    One instance serves one Jinja environment, that is one render of one template
+    version, so the values it keeps are never seen by another version or render.
+    """
+
+    def __init__(self, environment):
+        super().__init__(environment)
+        self._values: dict[str, dict[str, Any]] = {}
 
     def hook(self, context):
         # The hook also runs while questions are asked, when answers are missing.
         if str(context.get("_copier_phase")) != "render":
             return
         key = json.dumps({k: context.get(k) for k in _ANSWER_KEYS}, sort_keys=True, default=str)
-        if key not in self._cache:
-            self._cache[key] = service_values(context)
-        context.update(self._cache[key])
+        if key not in self._values:
+            self._values[key] = service_values(context)
+        context.update(self._values[key])
 
 
 _ANSWER_KEYS = (

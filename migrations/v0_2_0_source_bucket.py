@@ -8,11 +8,8 @@ and it is a no-op when run twice.
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
-import yaml
-
-HEADER = "# Changes here will be overwritten by Copier; use `copier update --data name=value` instead.\n"
+from answers_file import rewrite
 
 
 def migrate(answers: dict) -> bool:
@@ -23,13 +20,5 @@ def migrate(answers: dict) -> bool:
     return True
 
 
-def main(path: str) -> None:
-    answers_file = Path(path)
-    answers = yaml.safe_load(answers_file.read_text()) or {}
-    if migrate(answers):
-        answers_file.write_text(HEADER + yaml.safe_dump(answers, sort_keys=True, default_flow_style=False))
-        print(f"copier-codepipeline v0.2.0: moved the S3 bucket answer from 'repository' to 'source_bucket' in {path}")
-
-
 if __name__ == "__main__":
-    main(sys.argv[1])
+    rewrite(sys.argv[1], migrate, "copier-codepipeline v0.2.0: moved the S3 bucket answer from 'repository' to 'source_bucket'")

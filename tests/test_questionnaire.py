@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 import yaml
 
 from helpers import (
+    ROOT,
+    answer_rules,
     catalog,
     choice_values,
     combo_name,
@@ -226,3 +232,54 @@ def test_a_codedeploy_linear_rollout_finishes_within_two_days(copie, template_di
         assert result.exit_code == 0, result.exception
     else:
         assert "keep the whole rollout within 2880 minutes" in str(result.exception)
+
+
+# The strategy details, each with the answers that make Copier ask it.
+STRATEGY_DETAILS = {
+    "canary_percent": {"target": "lambda", "strategy": "canary"},
+    "canary_minutes": {"target": "lambda", "strategy": "canary"},
+    "linear_percent": {"target": "lambda", "strategy": "linear"},
+    "linear_minutes": {"target": "lambda", "strategy": "linear"},
+    "bake_minutes": {"target": "ecs_fargate", "strategy": "blue_green", "ecs_controller": "ecs"},
+}
+
+
+@pytest.mark.parametrize("question", STRATEGY_DETAILS)
+def test_a_strategy_detail_that_is_no_number_names_its_question(copie, template_dir, question):
+    result = copie.copy(extra_answers={**STRATEGY_DETAILS[question], question: "abc"}, template_dir=template_dir)
+    assert result.exit_code != 0
+    message = str(result.exception)
+    assert f"Validation error for question '{question}'" in message and "'abc'" in message
+    assert "whole number" in message
+
+
+@pytest.mark.parametrize("value", ["abc", ""])
+def test_the_command_line_names_the_question_for_a_bad_or_empty_number(tmp_path, value):
+    copier = Path(sys.executable).parent / "copier"
+    proc = subprocess.run(
+        [str(copier), "copy", "--trust", "--defaults", "--vcs-ref", "HEAD", "-d", "target=lambda", "-d", "strategy=canary",
+         "-d", f"canary_percent={value}", str(ROOT), str(tmp_path / "svc")],
+        capture_output=True, text=True,
+    )
+    assert proc.returncode != 0
+    assert f"Validation error for question 'canary_percent': {value!r} is not a valid canary_percent" in proc.stderr
+    assert "could not convert" not in proc.stderr, "no bare cast error: the same message as every other validator"
+    assert not (tmp_path / "svc" / "infra").exists(), "nothing rendered"
+
+
+def test_typed_whole_numbers_are_stored_as_integers(copie, template_dir):
+    result = copie.copy(extra_answers={"target": "lambda", "strategy": "canary", "canary_percent": "20", "canary_minutes": "15"},
+                        template_dir=template_dir)
+    assert result.exit_code == 0, result.exception
+    recorded = (result.project_dir / ".copier-answers.yml").read_text()
+    assert "canary_percent: 20\n" in recorded and "canary_minutes: 15\n" in recorded
+
+
+@pytest.mark.parametrize("value", [None, "", "abc", True, "nan", "inf", "1e400", [10]])
+def test_check_range_refuses_what_is_no_number(value):
+    assert "is not a valid canary_percent" in answer_rules.check_range("canary_percent", value, 1, 99)
+
+
+@pytest.mark.parametrize(("value", "step"), [(20, 1), ("20", 1), (20.0, 1), (" 7 ", 1), (2.5, 0.1), ("0.1", 0.1)])
+def test_check_range_accepts_numbers_typed_or_as_text(value, step):
+    assert answer_rules.check_range("canary_percent", value, 0.1, 99, step) == ""
