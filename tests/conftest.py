@@ -29,3 +29,25 @@ def matrix_renders(template_dir, tmp_path_factory) -> list[Path]:
     from gate import render_matrix
 
     return render_matrix(template_dir, tmp_path_factory.mktemp("matrix"))
+
+
+@pytest.fixture(scope="session")
+def released(tmp_path_factory):
+    """A clone of this repository with its recorded releases tagged and the working tree
+    committed on top as the next version (see tests/history.py)."""
+    from history import missing_history, released_template
+
+    reason = missing_history()
+    if reason:
+        pytest.skip(f"UPDATE TESTS NOT RUN: {reason}")
+    return released_template(tmp_path_factory.mktemp("history") / "copier-codepipeline")
+
+
+@pytest.fixture
+def released_copy(released, tmp_path):
+    """Like `released`, but a clone of its own that a test may change and tag again."""
+    from history import ReleasedTemplate, git
+
+    path = tmp_path / "copier-codepipeline"
+    git(released.path, "clone", "-q", str(released.path), str(path))
+    return ReleasedTemplate(path, released.releases, released.current)

@@ -1,71 +1,85 @@
-"""`copier update` on rendered services, with real tagged template repositories.
+"""`copier update` across this repository's real releases.
 
-Migrations only run between tags, so each test copies the template into a git repo
-in tmp_path, tags it, renders a service from the tag, changes and re-tags the
-template, then updates the service.
+Every test renders services from tags placed on this repository's own history (see
+tests/history.py): the old side of an update is a recorded release with its own
+extension code and data table, the new side is the working tree. Tests that need a
+newer version change a clone of that history and tag it, as a maintainer would.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
 
+import pathspec
 import pytest
 import yaml
 from copier import run_copy, run_update
+from packaging.version import Version
 
 import gate
-from helpers import copy_template
+from helpers import ROOT, questionnaire
+from history import GIT_ENV, commit_all, git, recorded_releases, release_next
 
-GIT_ENV = {
-    "GIT_AUTHOR_NAME": "Template Tests",
-    "GIT_AUTHOR_EMAIL": "tests@example.com",
-    "GIT_COMMITTER_NAME": "Template Tests",
-    "GIT_COMMITTER_EMAIL": "tests@example.com",
+COPIER = str(Path(sys.executable).parent / "copier")
+CONFLICT_MARKER = re.compile(r"^(<<<<<<<|>>>>>>>)( |$)", re.M)
+
+# One service per target, and an S3 source (whose answer v0.2.0 renamed).
+SERVICES = {
+    "ecs": {"service_name": "orders"},
+    "ec2": {"service_name": "billing", "target": "ec2", "strategy": "in_place", "runtime": "python"},
+    "lambda": {"service_name": "quotes", "target": "lambda", "strategy": "canary", "runtime": "go", "canary_percent": 20},
+    # Before v0.2.0 an S3 source's bucket was the answer to `repository`; a release
+    # ignores the answer it does not ask.
+    "s3": {"service_name": "reports", "target": "lambda", "strategy": "linear", "source_provider": "s3",
+           "repository": "reports-drop", "source_bucket": "reports-drop"},
 }
 
 
-def git(repo: Path, *args: str) -> str:
-    import os
-
-    proc = subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True, env={**os.environ, **GIT_ENV})
-    assert proc.returncode == 0, f"git {' '.join(args)}: {proc.stderr}"
-    return proc.stdout
-
-
-def commit_all(repo: Path, message: str) -> None:
-    git(repo, "add", "-A")
-    git(repo, "commit", "-q", "--allow-empty", "-m", message)
-
-
-def tag(repo: Path, version: str) -> None:
-    commit_all(repo, f"release {version}")
-    git(repo, "tag", version)
-
-
-@pytest.fixture
-def template_repo(tmp_path) -> Path:
-    repo = copy_template(tmp_path / "template-repo")
-    git(repo, "init", "-q", "-b", "main")
-    tag(repo, "v0.1.0")
-    return repo
-
-
-def render_service(template_repo: Path, dst: Path, ref: str, **answers) -> Path:
-    run_copy(str(template_repo), str(dst), data=answers, defaults=True, unsafe=True, quiet=True, vcs_ref=ref)
+def render_at(template, ref: str, dst: Path, **answers) -> Path:
+    run_copy(template.url, str(dst), data=answers, defaults=True, unsafe=True, quiet=True, vcs_ref=ref)
     git(dst, "init", "-q", "-b", "main")
-    commit_all(dst, "rendered")
+    commit_all(dst, f"rendered at {ref}")
     return dst
 
 
-def update_service(service: Path, ref: str = "HEAD", **answers) -> None:
+def update(service: Path, ref: str, **answers) -> None:
     run_update(str(service), data=answers, defaults=True, overwrite=True, unsafe=True, quiet=True, vcs_ref=ref)
 
 
 def answers_of(service: Path) -> dict:
     return yaml.safe_load((service / ".copier-answers.yml").read_text())
+
+
+def service_files(root: Path) -> dict[str, str]:
+    """Every file of a service except the sample app (the owner's after the first render)."""
+    owners = pathspec.PathSpec.from_lines("gitignore", questionnaire()["_skip_if_exists"])
+    files = {}
+    for path in sorted(root.rglob("*")):
+        relative = path.relative_to(root).as_posix()
+        if path.is_file() and not relative.startswith(".git/") and not owners.match_file(relative):
+            files[relative] = path.read_text()
+    return files
+
+
+def fresh_render(template, ref: str, answers: dict, dst: Path) -> Path:
+    """The same answers rendered from scratch at `ref`."""
+    given = {key: value for key, value in answers.items() if not key.startswith("_")}
+    run_copy(template.url, str(dst), data=given, defaults=True, unsafe=True, quiet=True, vcs_ref=ref)
+    return dst
+
+
+def conflicts(service: Path) -> list[str]:
+    """Files with conflict markers, .rej files and unmerged index entries."""
+    found = [path for path, text in service_files(service).items() if CONFLICT_MARKER.search(text)]
+    found += [str(path) for path in service.rglob("*.rej")]
+    found += git(service, "diff", "--name-only", "--diff-filter=U").split()
+    return found
 
 
 def edit(path: Path, old: str, new: str) -> None:
@@ -74,65 +88,240 @@ def edit(path: Path, old: str, new: str) -> None:
     path.write_text(text.replace(old, new, 1))
 
 
-def test_owner_edits_survive_and_template_changes_arrive(template_repo, tmp_path):
-    service = render_service(template_repo, tmp_path / "orders", "v0.1.0", service_name="orders", runtime="python")
+# ---------------------------------------------------------------------------
+# Every recorded release updates cleanly to the working tree
+# ---------------------------------------------------------------------------
 
-    # The owner changes the sample app, the README and the ignore file.
+
+@pytest.mark.parametrize("kind", SERVICES)
+@pytest.mark.parametrize("release", recorded_releases())
+def test_a_service_rendered_at_a_release_updates_to_a_fresh_render_of_the_new_version(released, tmp_path, release, kind):
+    service = render_at(released, release, tmp_path / "service", **SERVICES[kind])
+
+    update(service, released.current)
+
+    assert not conflicts(service), "a service nobody edited updates without conflicts"
+    answers = answers_of(service)
+    assert answers["_commit"] == released.current
+    fresh = fresh_render(released, released.current, answers, tmp_path / "fresh")
+    updated, expected = service_files(service), service_files(fresh)
+    assert sorted(updated) == sorted(expected), "the same files as a fresh render: new ones added, old ones gone"
+    for path, text in expected.items():
+        assert updated[path] == text, f"{path} differs from a fresh render of {released.current}"
+
+
+@pytest.mark.parametrize("release", [tag for tag in recorded_releases() if Version(tag) < Version("v0.2.0")])
+def test_the_v0_2_0_migrations_run_on_update(released, tmp_path, release):
+    service = render_at(released, release, tmp_path / "service", **SERVICES["s3"])
+    assert answers_of(service)["repository"] == "reports-drop"
+    lambda_service = render_at(released, release, tmp_path / "lambda", **SERVICES["lambda"])
+    assert answers_of(lambda_service)["canary_percent"] == 20.0
+
+    update(service, released.current)
+    update(lambda_service, released.current)
+
+    answers = answers_of(service)
+    assert answers["source_bucket"] == "reports-drop" and "repository" not in answers
+    assert 'S3Bucket: "reports-drop"' in (service / "infra" / "pipeline.yml").read_text()
+    recorded = (lambda_service / ".copier-answers.yml").read_text()
+    assert "canary_percent: 20\n" in recorded, "a whole number is stored as one"
+
+
+def test_owner_edits_survive_an_update_from_the_first_release(released, tmp_path):
+    first = released.releases[0]
+    service = render_at(released, first, tmp_path / "orders", service_name="orders", runtime="python")
     edit(service / "app" / "routes.py", '"status": "ok"', '"status": "ok", "region": "eu"')
-    with (service / "README.md").open("a") as readme:
-        readme.write("\n## On call\n\nPage the orders team.\n")
+    # Away from lines the template changed since (git merges neighbouring changes as a conflict).
+    edit(service / "README.md", "## What was generated", "## On call\n\nPage the orders team.\n\n## What was generated")
     with (service / ".gitignore").open("a") as ignore:
         ignore.write("local-notes/\n")
+    with (service / "buildspec.yml").open("a") as buildspec:
+        buildspec.write("# Owner's note: keep the reports for the audit.\n")
     commit_all(service, "owner edits")
 
-    # The template improves its README and its ignore file, and tags v0.2.0.
-    edit(template_repo / "template" / "README.md.jinja", "## Run it locally", "## Run it on your machine")
-    edit(template_repo / "template" / ".gitignore.jinja", "# Editors and OS", "# Editors, OS and local tools")
-    tag(template_repo, "v0.2.0")
+    update(service, released.current)
 
-    update_service(service)
-
-    readme = (service / "README.md").read_text()
-    assert "## Run it on your machine" in readme, "the template change arrived"
-    assert "Page the orders team." in readme, "the owner's README section is kept"
-    ignore = (service / ".gitignore").read_text()
-    assert "# Editors, OS and local tools" in ignore and "local-notes/" in ignore
+    assert not conflicts(service)
+    assert "Page the orders team." in (service / "README.md").read_text()
+    assert "local-notes/" in (service / ".gitignore").read_text()
+    assert "# Owner's note: keep the reports for the audit." in (service / "buildspec.yml").read_text()
     assert '"region": "eu"' in (service / "app" / "routes.py").read_text(), "the owner's app is never overwritten"
-    assert answers_of(service)["_commit"] == "v0.2.0"
+    fresh = service_files(fresh_render(released, released.current, answers_of(service), tmp_path / "fresh"))
+    assert (service / "infra" / "pipeline.yml").read_text() == fresh["infra/pipeline.yml"], "the template's changes arrived"
 
 
-def test_a_conflicting_edit_shows_inline_markers_instead_of_being_lost(template_repo, tmp_path):
-    service = render_service(template_repo, tmp_path / "orders", "v0.1.0", service_name="orders")
-    edit(service / "README.md", "## Run it locally", "## Run it locally (see also docs/dev.md)")
-    commit_all(service, "owner edit")
-
-    edit(template_repo / "template" / "README.md.jinja", "## Run it locally", "## Run it on your machine")
-    tag(template_repo, "v0.2.0")
-
-    update_service(service)
-    readme = (service / "README.md").read_text()
-    assert "<<<<<<<" in readme and ">>>>>>>" in readme
-    assert "## Run it locally (see also docs/dev.md)" in readme, "the owner's line is still there"
-    assert "## Run it on your machine" in readme, "the template's line is offered beside it"
+# ---------------------------------------------------------------------------
+# A release that changes only the data table reaches services
+# ---------------------------------------------------------------------------
 
 
-def test_sample_app_files_are_skipped_on_update_even_when_the_template_changes_them(template_repo, tmp_path):
-    service = render_service(template_repo, tmp_path / "orders", "v0.1.0", service_name="orders", runtime="nodejs")
+def test_a_data_table_only_release_reaches_an_updated_service(released_copy, tmp_path):
+    service = render_at(released_copy, released_copy.current, tmp_path / "orders", service_name="orders", runtime="nodejs")
+    assert "/root/.npm/**/*" in (service / "buildspec.yml").read_text()
+
+    edit(released_copy.path / "extensions" / "catalog.py", '"cache_paths": ["/root/.npm/**/*"]', '"cache_paths": ["/root/.npm/_cacache/**/*"]')
+    newer = release_next(released_copy, "npm cache: only the content cache")
+    update(service, newer.current)
+
+    buildspec = (service / "buildspec.yml").read_text()
+    assert "/root/.npm/_cacache/**/*" in buildspec and "/root/.npm/**/*" not in buildspec
+    assert answers_of(service)["_commit"] == newer.current
+    fresh = fresh_render(newer, newer.current, answers_of(service), tmp_path / "fresh")
+    assert service_files(service) == service_files(fresh)
+
+
+def test_sample_app_files_are_skipped_on_update_even_when_the_template_changes_them(released_copy, tmp_path):
+    service = render_at(released_copy, released_copy.current, tmp_path / "orders", service_name="orders", runtime="nodejs")
     before = (service / "src" / "app.js").read_text()
 
-    app = next((template_repo / "template").glob("*nodejs*src*/app.js*"))
+    app = next((released_copy.path / "template").glob("*nodejs*src*/app.js*"))
     app.write_text(app.read_text() + "\n// a change the owner did not ask for\n")
-    tag(template_repo, "v0.2.0")
+    update(service, release_next(released_copy, "sample app change").current)
 
-    update_service(service)
     assert (service / "src" / "app.js").read_text() == before
 
 
-def test_changing_the_target_on_update_replaces_target_files(template_repo, tmp_path):
-    service = render_service(template_repo, tmp_path / "orders", "v0.1.0", service_name="orders", target="lambda", strategy="canary")
+# ---------------------------------------------------------------------------
+# Conflicts stop loudly
+# ---------------------------------------------------------------------------
+
+
+def test_a_conflicting_edit_is_marked_inline_listed_by_git_and_refused_by_pre_commit(released_copy, tmp_path):
+    service = render_at(released_copy, released_copy.current, tmp_path / "orders", service_name="orders")
+    edit(service / "README.md", "## Run it locally", "## Run it locally (see also docs/dev.md)")
+    commit_all(service, "owner edit")
+
+    edit(released_copy.path / "template" / "README.md.jinja", "## Run it locally", "## Run it on your machine")
+    update(service, release_next(released_copy, "README wording").current)
+
+    readme = (service / "README.md").read_text()
+    assert "## Run it locally (see also docs/dev.md)" in readme, "the owner's line is still there"
+    assert "## Run it on your machine" in readme, "the template's line is offered beside it"
+    assert git(service, "diff", "--name-only", "--diff-filter=U").split() == ["README.md"], \
+        "the command _message_after_update gives lists exactly the conflicted file"
+    assert "README.md" in conflict_hook_findings(service)
+
+
+def conflict_hook_findings(service: Path) -> str:
+    """Run the rendered pre-commit config's offline conflict check over the service."""
+    config = yaml.safe_load((service / ".pre-commit-config.yaml").read_text())
+    local = [repo for repo in config["repos"] if repo["repo"] == "local"]
+    offline = service / ".offline-hooks.yaml"
+    offline.write_text(yaml.safe_dump({"repos": local}))
+    proc = subprocess.run([str(Path(sys.executable).parent / "pre-commit"), "run", "--config", str(offline), "--all-files"],
+                          cwd=service, capture_output=True, text=True)
+    offline.unlink()
+    return proc.stdout if proc.returncode else ""
+
+
+def test_the_conflict_check_passes_a_clean_service(render_service, tmp_path):
+    service = render_service(service_name="orders")
+    git(service, "init", "-q", "-b", "main")
+    commit_all(service, "rendered")
+    assert conflict_hook_findings(service) == ""
+
+
+def test_the_message_after_update_says_how_to_find_conflicts_and_recover():
+    message = questionnaire()["_message_after_update"]
+    assert "git diff --name-only --diff-filter=U" in message
+    assert "copier recopy" in message
+
+
+def test_the_fleet_loop_stops_on_conflicts(released_copy, tmp_path):
+    """docs/platform-teams.md's loop, run over one clean and one conflicting service."""
+    loop = fleet_loop()
+    services = tmp_path / "services"
+    clean = render_at(released_copy, released_copy.current, services / "clean", service_name="clean")
+    edited = render_at(released_copy, released_copy.current, services / "edited", service_name="edited")
+    edit(edited / "README.md", "## Run it locally", "## Run it locally (see also docs/dev.md)")
+    commit_all(edited, "owner edit")
+    edit(released_copy.path / "template" / "README.md.jinja", "## Run it locally", "## Run it on your machine")
+    newer = release_next(released_copy, "README wording")
+
+    script = loop.replace("v0.3.0", newer.current)
+    env = {**os.environ, **GIT_ENV, "PATH": f"{Path(COPIER).parent}{os.pathsep}{os.environ['PATH']}"}
+    proc = subprocess.run(["bash", "-c", script], cwd=tmp_path, capture_output=True, text=True, env=env)
+
+    assert "template-" + newer.current in git(clean, "branch", "--show-current")
+    assert git(clean, "log", "-1", "--format=%s").startswith("Update copier-codepipeline to"), "the clean service was committed"
+    assert git(edited, "log", "-1", "--format=%s").strip() == "owner edit", "the conflicted service was not committed"
+    assert proc.returncode != 0 and "Stopped on conflict" in proc.stderr and "edited" in proc.stderr
+
+
+def fleet_loop() -> str:
+    text = (ROOT / "docs" / "platform-teams.md").read_text()
+    blocks = re.findall(r"```sh\n(.*?)```", text, re.S)
+    loops = [block for block in blocks if "for repo in services" in block]
+    assert len(loops) == 1, "docs/platform-teams.md shows one fleet loop"
+    return loops[0]
+
+
+# ---------------------------------------------------------------------------
+# The commands users and Renovate run
+# ---------------------------------------------------------------------------
+
+
+def run(cmd: list[str] | str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, shell=isinstance(cmd, str))
+
+
+@pytest.mark.parametrize("release", recorded_releases())
+def test_renovates_command_line_updates_a_release(released, tmp_path, release):
+    service = render_at(released, release, tmp_path / "service", **SERVICES["ecs"])
+    cmd = [COPIER, "update", "--skip-answered", "--defaults", "--trust", "--answers-file", ".copier-answers.yml",
+           "--vcs-ref", released.current]
+
+    proc = run(cmd, service)
+
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert answers_of(service)["_commit"] == released.current
+    assert not conflicts(service)
+    assert answers_of(service)["_src_path"].startswith("git+file://"), "a URL Renovate's copier manager accepts"
+
+
+def quick_start_commands() -> list[str]:
+    """The shell lines of README.md's quick start, in order."""
+    section = (ROOT / "README.md").read_text().split("## Quick start", 1)[1].split("\n## ", 1)[0]
+    block = re.search(r"```sh\n(.*?)```", section, re.S)[1]
+    return [line.split("#", 1)[0].strip() for line in block.splitlines() if line.split("#", 1)[0].strip()]
+
+
+def test_the_quick_start_records_a_source_that_check_update_and_update_can_use(released_copy, tmp_path):
+    commands = quick_start_commands()
+    copy = next(line for line in commands if line.startswith("copier copy"))
+    assert "../my-service" in copy
+    # Run it as README says: from the checkout (here a clone with the releases tagged).
+    proc = run(copy.replace("copier", shlex.quote(COPIER), 1), released_copy.path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    service = released_copy.path.parent / "my-service"
+    recorded = answers_of(service)
+    assert recorded["_src_path"] != "." and recorded["_src_path"].startswith(("git+file:///", "https://"))
+    assert recorded["_commit"] == released_copy.current
+    git(service, "init", "-q", "-b", "main")
+    commit_all(service, "start")
+
+    newer = release_next(released_copy, "a later release")
+    check = run([COPIER, "check-update", "--output-format", "json"], service)
+    assert check.returncode in (0, 2), check.stderr
+    assert json.loads(check.stdout)["update_available"] is True
+
+    proc = run([COPIER, "update", "--trust", "--defaults"], service)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert answers_of(service)["_commit"] == newer.current
+    commit_all(service, "update")
+    assert json.loads(run([COPIER, "check-update", "--output-format", "json"], service).stdout)["update_available"] is False
+
+
+# ---------------------------------------------------------------------------
+# Changing answers on update
+# ---------------------------------------------------------------------------
+
+
+def test_changing_the_target_on_update_replaces_target_files(released, tmp_path):
+    service = render_at(released, released.current, tmp_path / "orders", service_name="orders", target="lambda", strategy="canary")
     assert (service / "hooks").is_dir() and not (service / "Dockerfile").exists()
 
-    update_service(service, ref="v0.1.0", target="ecs_fargate", strategy="rolling")
+    update(service, released.current, target="ecs_fargate", strategy="rolling")
     commit_all(service, "switch to ECS rolling")
     recorded = answers_of(service)
     assert (recorded["target"], recorded["strategy"]) == ("ecs_fargate", "rolling")
@@ -143,7 +332,7 @@ def test_changing_the_target_on_update_replaces_target_files(template_repo, tmp_
     assert "AWS::Serverless" not in (service / "infra" / "service.yml").read_text()
     assert not (service / "appspec.yaml").exists(), "rolling needs no appspec"
 
-    update_service(service, ref="v0.1.0", strategy="canary")
+    update(service, released.current, strategy="canary")
     assert (service / "appspec.yaml").is_file() and (service / "taskdef.json").is_file()
 
     for check in (gate.run_cfn_lint, gate.run_yamllint, gate.run_shellcheck, gate.run_schemas):
@@ -151,72 +340,30 @@ def test_changing_the_target_on_update_replaces_target_files(template_repo, tmp_
         assert not findings, findings
 
 
-def test_check_update_reports_a_newer_version_then_none_after_the_update(template_repo, tmp_path):
-    service = render_service(template_repo, tmp_path / "orders", "v0.1.0", service_name="orders")
-    tag(template_repo, "v0.2.0")
-
-    def check() -> dict:
-        copier = Path(sys.executable).parent / "copier"
-        proc = subprocess.run([str(copier), "check-update", "--output-format", "json", str(service)], capture_output=True, text=True)
-        assert proc.returncode in (0, 2), proc.stderr
-        return json.loads(proc.stdout)
-
-    before = check()
-    assert before["update_available"] is True
-    assert before["current_version"] == "0.1.0" and before["latest_version"] == "0.2.0"
-
-    update_service(service)
-    commit_all(service, "update to v0.2.0")
-    assert check()["update_available"] is False
+# ---------------------------------------------------------------------------
+# Migrations and the release script, as functions
+# ---------------------------------------------------------------------------
 
 
-def as_v0_1_0(template: Path) -> None:
-    """Turn a copy of the template into v0.1.0's questionnaire, where an S3 source's
-    bucket was the answer to `repository` (v0.2.0 moved it to `source_bucket`)."""
-    config = yaml.safe_load((template / "copier.yml").read_text())
-    config.pop("source_bucket")
-    config.pop("_migrations")
-    config["repository"].pop("when")
-    config["repository"]["validator"] = (
-        "{{ check.check_s3_bucket(repository) if source_provider == 's3' "
-        "else check.check_repository(source_provider, repository) }}"
-    )
-    text = yaml.safe_dump(config, sort_keys=False, width=1000)
-    (template / "copier.yml").write_text(text.replace("source_bucket", "repository"))
-    for path in (template / "template").rglob("*.jinja"):
-        content = path.read_text()
-        if "source_bucket" in content:
-            path.write_text(content.replace("source_bucket", "repository"))
+def load_migration(name: str):
+    sys.path.insert(0, str(ROOT / "migrations"))
+    return __import__(name)
 
 
-def test_the_v0_2_0_migration_moves_the_s3_bucket_answer(tmp_path):
-    template = copy_template(tmp_path / "template-repo")
-    git(template, "init", "-q", "-b", "main")
-    as_v0_1_0(template)
-    tag(template, "v0.1.0")
-    service = render_service(template, tmp_path / "orders", "v0.1.0", service_name="orders", source_provider="s3", repository="orders-drop")
-    assert answers_of(service)["repository"] == "orders-drop"
-    pipeline_before = (service / "infra" / "pipeline.yml").read_text()
-    assert "S3Bucket: \"orders-drop\"" in pipeline_before
-
-    copy_template(template)  # back to the current template: v0.2.0
-    tag(template, "v0.2.0")
-    update_service(service)
-
-    answers = answers_of(service)
-    assert answers["source_bucket"] == "orders-drop"
-    assert "repository" not in answers
-    assert answers["_commit"] == "v0.2.0"
-    assert (service / "infra" / "pipeline.yml").read_text() == pipeline_before, "the rendered pipeline did not change"
-    assert "<<<<<<<" not in (service / "README.md").read_text()
-
-
-def test_the_migration_leaves_other_sources_alone(tmp_path):
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "migrations"))
-    from v0_2_0_source_bucket import migrate
-
+def test_the_bucket_migration_leaves_other_sources_alone():
+    migrate = load_migration("v0_2_0_source_bucket").migrate
     github = {"source_provider": "github", "repository": "my-org/orders"}
     assert migrate(github) is False and github == {"source_provider": "github", "repository": "my-org/orders"}
     s3 = {"source_provider": "s3", "repository": "orders-drop"}
     assert migrate(s3) is True and s3 == {"source_provider": "s3", "source_bucket": "orders-drop"}
     assert migrate(s3) is False, "running it twice changes nothing"
+
+
+def test_the_whole_number_migration_keeps_fractions():
+    migrate = load_migration("v0_2_0_whole_numbers").migrate
+    answers = {"canary_percent": 10.0, "canary_minutes": 5, "bake_minutes": 0.0, "service_name": "orders"}
+    assert migrate(answers) is True
+    assert answers == {"canary_percent": 10, "canary_minutes": 5, "bake_minutes": 0, "service_name": "orders"}
+    assert all(type(answers[key]) is int for key in ("canary_percent", "bake_minutes"))
+    ecs_native = {"canary_percent": 2.5}
+    assert migrate(ecs_native) is False and ecs_native == {"canary_percent": 2.5}
