@@ -41,7 +41,7 @@ import pytest
 import yaml
 
 import gate
-from helpers import answer_rules, catalog, choice_values, load_cfn, render_many
+from helpers import ROOT, answer_rules, catalog, choice_values, load_cfn, render_many
 
 SECRETS = "DB_PASSWORD=secretsmanager:orders/db,API_KEY=ssm:/orders/api-key"
 EMAIL = "team@example.com"
@@ -1026,17 +1026,24 @@ class Context:
         return self.remaining_ms
 
 
-@pytest.fixture
-def function(renders, tmp_path, monkeypatch):
-    """The inline function of the blue/green stack, loaded with stand-in clients, and its endpoint."""
-    pytest.importorskip("botocore", reason="the stand-in clients check every call against botocore's models")
+FUNCTION_SOURCE = ROOT / "template" / "_partials" / "ec2" / "deployment_group.py"
+
+
+def test_the_stack_inlines_the_deployment_group_function_unchanged(renders):
     template = load_stack(renders[BLUE_GREEN], "service.yml")
     code = template["Resources"]["DeploymentGroupFunction"]["Properties"]["Code"]["ZipFile"]
-    (tmp_path / "index.py").write_text(code)
+    assert code == FUNCTION_SOURCE.read_text()
+
+
+@pytest.fixture
+def function(renders, monkeypatch):
+    """The blue/green stack's function, imported from its source with stand-in clients, and its endpoint."""
+    pytest.importorskip("botocore", reason="the stand-in clients check every call against botocore's models")
+    template = load_stack(renders[BLUE_GREEN], "service.yml")
     state = {"calls": [], "deployment_groups": {}, "auto_scaling_groups": {}}
     clients = {"codedeploy": StandInCodeDeploy(state), "autoscaling": StandInAutoScaling(state)}
     monkeypatch.setitem(sys.modules, "boto3", types.SimpleNamespace(client=lambda name: clients[name]))
-    spec = importlib.util.spec_from_file_location("ec2_deployment_group_function", tmp_path / "index.py")
+    spec = importlib.util.spec_from_file_location("ec2_deployment_group_function", FUNCTION_SOURCE)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     module.time = types.SimpleNamespace(sleep=lambda seconds: state["calls"].append(("sleep", seconds)))

@@ -12,7 +12,7 @@ ATTEMPTS = int(os.environ["ATTEMPTS"])
 RETRY_SECONDS = int(os.environ["RETRY_SECONDS"])
 
 
-{% include 'template/_partials/ecs/hook-probe.py' %}
+from hook_probe import probe  # hook-resources.yml.jinja pastes hook_probe.py's function here
 
 def handler(event, context):
     details = event.get("hookDetails") or {}

@@ -13,7 +13,7 @@ ATTEMPTS = int(os.environ["ATTEMPTS"])
 RETRY_SECONDS = float(os.environ["RETRY_SECONDS"])
 
 
-{% include 'template/_partials/ecs/hook-probe.py' %}
+from hook_probe import probe  # hook-resources.yml.jinja pastes hook_probe.py's function here
 
 def handler(event, context):
     result = probe(URL)

@@ -1,3 +1,9 @@
+"""The check both test-traffic hooks make. A stack's inline function is one file, so
+hook-resources.yml.jinja pastes what follows the marker below into each hook."""
+import urllib.error
+import urllib.request
+
+# -- pasted into the hooks from here --
 def probe(url):
     """'healthy' (200), 'unhealthy' (the app answered something else) or 'not ready'."""
     try:
