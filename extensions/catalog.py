@@ -46,6 +46,8 @@ RUNTIMES: dict[str, dict[str, Any]] = {
         "test_commands": ["npm test"],
         "build_commands": ["npm prune --omit=dev --no-audit --no-fund"],
         "start_command": "node src/server.js",
+        # Whether start_command runs what build_commands make (README's "Run it locally").
+        "start_needs_build": False,
         "test_report": {"files": ["reports/junit.xml"], "format": "JUNITXML"},
         "bundle_paths": ["package.json", "package-lock.json", "src/**/*", "node_modules/**/*"],
         "cache_paths": ["/root/.npm/**/*"],
@@ -76,6 +78,7 @@ RUNTIMES: dict[str, dict[str, Any]] = {
         "test_commands": ["python -m pytest --junitxml=reports/junit.xml"],
         "build_commands": ["python -m compileall -q app"],
         "start_command": "python -m app.server",
+        "start_needs_build": False,
         "test_report": {"files": ["reports/junit.xml"], "format": "JUNITXML"},
         "bundle_paths": ["app/**/*", "requirements.txt"],
         "cache_paths": ["/root/.cache/pip/**/*"],
@@ -106,6 +109,7 @@ RUNTIMES: dict[str, dict[str, Any]] = {
         "test_commands": ["mvn --batch-mode --no-transfer-progress test"],
         "build_commands": ["mvn --batch-mode --no-transfer-progress package -DskipTests"],
         "start_command": "java -jar target/app.jar",
+        "start_needs_build": True,
         "test_report": {"files": ["target/surefire-reports/*.xml"], "format": "JUNITXML"},
         "bundle_paths": ["target/app.jar"],
         "cache_paths": ["/root/.m2/**/*"],
@@ -139,6 +143,7 @@ RUNTIMES: dict[str, dict[str, Any]] = {
         "test_commands": ["go run gotest.tools/gotestsum@v1.12.0 --junitfile reports/junit.xml ./..."],
         "build_commands": ["go build -trimpath -ldflags='-s -w' -o bin/app ."],
         "start_command": "bin/app",
+        "start_needs_build": True,
         "test_report": {"files": ["reports/junit.xml"], "format": "JUNITXML"},
         "bundle_paths": ["bin/app"],
         "cache_paths": ["/root/go/pkg/mod/**/*", "/root/.cache/go-build/**/*"],
@@ -387,8 +392,8 @@ LAMBDA_LIMITS: dict[str, tuple[int, int]] = {
     "timeout_seconds": (1, 900),
 }
 
-# The retention periods CloudWatch Logs accepts.
-LAMBDA_LOG_RETENTION_DAYS: list[int] = [
+# The retention periods CloudWatch Logs accepts ("PutRetentionPolicy", CloudWatch Logs API reference).
+LOG_RETENTION_DAYS: list[int] = [
     1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
 ]
 

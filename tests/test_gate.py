@@ -45,3 +45,22 @@ def test_buildspec_and_appspec_match_their_schemas(matrix_renders):
     files, findings = gate.run_schemas(matrix_renders)
     assert sum(path.name == "buildspec.yml" for path in files) == len(matrix_renders)
     assert not findings, _report(findings)
+
+
+def test_readme_runs_the_app_locally_with_the_data_tables_commands(matrix_renders):
+    """"Run it locally" is the catalog's install, test, build (where the start command needs it)
+    and start commands, in that order: nothing typed into the README by hand."""
+    import re
+
+    import yaml
+
+    from helpers import catalog
+
+    for render in matrix_renders:
+        answers = yaml.safe_load((render / ".copier-answers.yml").read_text())
+        row = catalog.runtime_row(answers["runtime"], str(answers["runtime_version"]))
+        section = (render / "README.md").read_text().split("## Run it locally", 1)[1]
+        block = re.search(r"```sh\n(.*?)```", section, re.S)[1].splitlines()
+        expected = [*row["install_commands"], *row["test_commands"], *(row["build_commands"] if row["start_needs_build"] else [])]
+        assert block[: len(expected)] == expected, render.name
+        assert block[len(expected)].endswith(row["start_command"]), render.name
