@@ -458,12 +458,14 @@ def deployment_config(answers: dict[str, Any]) -> dict[str, Any]:
 
     `controller` is codedeploy or ecs; `predefined`/`custom` describe the CodeDeploy
     configuration (None where CodeDeploy is not used); `ecs_native` holds the ECS
-    service's DeploymentConfiguration values when Amazon ECS runs the deployment.
+    service's DeploymentConfiguration values when Amazon ECS runs the deployment;
+    `ecs_appspec` says CodeDeploy deploys ECS tasks from appspec.yaml and taskdef.json.
     """
     target, strategy = answers["target"], answers["strategy"]
     platform = TARGETS[target]["compute_platform"]
     controller = controller_for(answers)
-    result = {"platform": platform, "controller": controller, "predefined": None, "custom": None, "ecs_native": None}
+    result = {"platform": platform, "controller": controller, "predefined": None, "custom": None, "ecs_native": None,
+              "ecs_appspec": target == "ecs_fargate" and strategy != "rolling" and controller == "codedeploy"}
     if target == "ec2":
         result["predefined"] = EC2_BATCHES[answers.get("ec2_batch") or "all"]["config"]
     elif strategy == "rolling":
