@@ -101,3 +101,31 @@ def load_service(render_dir: Path) -> dict[str, Any]:
 
 def combo_name(combo: tuple[Any, ...]) -> str:
     return "-".join(str(part) for part in combo).replace(".", "_")
+
+
+def _validator_environment():
+    """A Jinja environment with the template's own globals (loaded from extensions/ by path, as
+    Copier loads them), to evaluate copier.yml's validator expressions without a render."""
+    import importlib.util
+
+    from jinja2.sandbox import SandboxedEnvironment
+
+    spec = importlib.util.spec_from_file_location("service_context_for_validators", ROOT / "extensions" / "service_context.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return SandboxedEnvironment(extensions=[module.CatalogExtension])
+
+
+_VALIDATORS: dict[str, Any] = {}
+
+
+def validation_message(question: str, value: Any, **answers: Any) -> str:
+    """What copier.yml's validator of `question` says of `value` ("" when it accepts it), with
+    the questionnaire's plain defaults for the other answers, overridden by `answers`."""
+    if not _VALIDATORS:
+        _VALIDATORS["env"] = _validator_environment()
+    config = questionnaire()
+    defaults = {name: spec["default"] for name, spec in config.items()
+                if isinstance(spec, dict) and "default" in spec and "{{" not in str(spec["default"])}
+    context = {**defaults, "service_name": "orders", **answers, question: value}
+    return _VALIDATORS["env"].from_string(config[question]["validator"]).render(context).strip()
