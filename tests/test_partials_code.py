@@ -15,7 +15,7 @@ from helpers import ROOT, load_service
 
 PARTIALS = ROOT / "template" / "_partials"
 CODE = sorted(PARTIALS.rglob("*.py"))
-ECS = PARTIALS / "ecs"
+ECS = PARTIALS / "ecs_fargate"
 PROBE_MARKER = "# -- pasted into the hooks from here --"
 
 
@@ -33,7 +33,7 @@ def import_source(path: Path, monkeypatch) -> types.ModuleType:
 
 def test_the_partials_hold_every_inline_function():
     assert {path.relative_to(PARTIALS).as_posix() for path in CODE} == {
-        "ec2/deployment_group.py", "ecs/hook_codedeploy.py", "ecs/hook_ecs.py", "ecs/hook_probe.py",
+        "ec2/deployment_group.py", "ecs_fargate/hook_codedeploy.py", "ecs_fargate/hook_ecs.py", "ecs_fargate/hook_probe.py",
     }
 
 
