@@ -34,11 +34,18 @@ SERVICES = {
     "ecs": {"service_name": "orders"},
     "ec2": {"service_name": "billing", "target": "ec2", "strategy": "in_place", "runtime": "python"},
     "lambda": {"service_name": "quotes", "target": "lambda", "strategy": "canary", "runtime": "go", "canary_percent": 20},
-    # Before v0.2.0 an S3 source's bucket was the answer to `repository`; a release
-    # ignores the answer it does not ask.
     "s3": {"service_name": "reports", "target": "lambda", "strategy": "linear", "source_provider": "s3",
-           "repository": "reports-drop", "source_bucket": "reports-drop"},
+           "source_bucket": "reports-drop"},
 }
+
+
+def answers_at(release: str, kind: str) -> dict:
+    """SERVICES[kind] as that release asks it: before v0.2.0 an S3 source's bucket was the
+    answer to `repository`."""
+    answers = dict(SERVICES[kind])
+    if "source_bucket" in answers and Version(release) < Version("v0.2.0"):
+        answers["repository"] = answers.pop("source_bucket")
+    return answers
 
 
 def render_at(template, ref: str, dst: Path, **answers) -> Path:
@@ -96,7 +103,7 @@ def edit(path: Path, old: str, new: str) -> None:
 @pytest.mark.parametrize("kind", SERVICES)
 @pytest.mark.parametrize("release", recorded_releases())
 def test_a_service_rendered_at_a_release_updates_to_a_fresh_render_of_the_new_version(released, tmp_path, release, kind):
-    service = render_at(released, release, tmp_path / "service", **SERVICES[kind])
+    service = render_at(released, release, tmp_path / "service", **answers_at(release, kind))
 
     update(service, released.current)
 
@@ -112,7 +119,7 @@ def test_a_service_rendered_at_a_release_updates_to_a_fresh_render_of_the_new_ve
 
 @pytest.mark.parametrize("release", [tag for tag in recorded_releases() if Version(tag) < Version("v0.2.0")])
 def test_the_v0_2_0_migrations_run_on_update(released, tmp_path, release):
-    service = render_at(released, release, tmp_path / "service", **SERVICES["s3"])
+    service = render_at(released, release, tmp_path / "service", **answers_at(release, "s3"))
     assert answers_of(service)["repository"] == "reports-drop"
     lambda_service = render_at(released, release, tmp_path / "lambda", **SERVICES["lambda"])
     assert answers_of(lambda_service)["canary_percent"] == 20.0
