@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import copy_template, render
+from helpers import copy_template, render, render_many
 
 
 @pytest.fixture(scope="session")
@@ -24,11 +24,38 @@ def render_service(template_dir, tmp_path):
 
 
 @pytest.fixture(scope="session")
-def matrix_renders(template_dir, tmp_path_factory) -> list[Path]:
-    """Every valid (runtime, version, target, strategy), rendered once for the whole session."""
-    from gate import render_matrix
+def suite_renders(request, template_dir, tmp_path_factory) -> dict[str, Path]:
+    """Every answer set the selected tests read, rendered once for the session, in parallel:
+    the gate's matrix ("matrix/<combo>") and each test module's render_sets() ("<module>/<case>")."""
+    from gate import matrix_answer_sets
 
-    return render_matrix(template_dir, tmp_path_factory.mktemp("matrix"))
+    sets = {f"matrix/{name}": answers for name, answers in matrix_answer_sets().items()}
+    modules = {item.module for item in request.session.items if hasattr(item.module, "render_sets")}
+    for module in sorted(modules, key=lambda module: module.__name__):
+        for case, answers in module.render_sets().items():
+            sets[f"{module.__name__}/{case}"] = answers
+    return render_many(template_dir, tmp_path_factory.mktemp("renders"), sets)
+
+
+@pytest.fixture(scope="session")
+def matrix_renders(suite_renders) -> list[Path]:
+    """Every valid (runtime, version, target, strategy), rendered once for the whole session."""
+    return [path for name, path in suite_renders.items() if name.startswith("matrix/")]
+
+
+@pytest.fixture(scope="module")
+def renders(request, suite_renders) -> dict[str, Path]:
+    """This module's render_sets(), by case name (rendered with the session's other renders)."""
+    prefix = f"{request.module.__name__}/"
+    return {name[len(prefix):]: path for name, path in suite_renders.items() if name.startswith(prefix)}
+
+
+@pytest.fixture(scope="session")
+def gate_run(suite_renders):
+    """cfn-lint, checkov, shellcheck, yamllint and the schemas, each run once over every render."""
+    from gate import GateRun
+
+    return GateRun(list(suite_renders.values()))
 
 
 @pytest.fixture(scope="session")

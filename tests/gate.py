@@ -43,13 +43,17 @@ def matrix_answers() -> list[dict[str, Any]]:
     return result
 
 
+def matrix_answer_sets() -> dict[str, dict[str, Any]]:
+    """The matrix's answer sets by combination name."""
+    sets = {}
+    for answers in matrix_answers():
+        sets[combo_name((answers["runtime"], answers["runtime_version"], answers["target"], answers["strategy"]))] = answers
+    return sets
+
+
 def render_matrix(template: Path, out: Path) -> list[Path]:
     """Render every answer set of the matrix into out/<combo>, in parallel."""
-    answer_sets = {}
-    for answers in matrix_answers():
-        combo = (answers["runtime"], answers["runtime_version"], answers["target"], answers["strategy"])
-        answer_sets[combo_name(combo)] = answers
-    return list(render_many(template, out, answer_sets).values())
+    return list(render_many(template, out, matrix_answer_sets()).values())
 
 
 def tool(name: str) -> str:
@@ -78,27 +82,31 @@ def run_cfn_lint(renders: list[Path]) -> tuple[list[Path], list[str]]:
     return files, findings
 
 
-def run_checkov(renders: list[Path]) -> tuple[int, list[str]]:
-    """Checkov once over all renders (CloudFormation); returns (resources checked, failed checks)."""
+def run_checkov(renders: list[Path]) -> tuple[list[tuple[str, str]], list[str]]:
+    """Checkov once over all renders (CloudFormation); returns (the (file, resource) pairs it
+    checked, failed checks). Each finding names the file by its absolute path."""
     if not renders:
-        return 0, []
-    root = renders[0].parent
+        return [], []
+    root = Path(os.path.commonpath([str(render) for render in renders])) if len(renders) > 1 else renders[0]
     proc = subprocess.run(
-        [tool("checkov"), "-d", str(root), "--framework", "cloudformation", "--output", "json", "--quiet", "--compact",
+        [tool("checkov"), "-d", str(root), "--framework", "cloudformation", "--output", "json", "--compact",
          "--skip-download", "--soft-fail"],
         capture_output=True, text=True, check=False, env={**os.environ, "BC_SKIP_MAPPING": "TRUE"},
     )
     reports = json.loads(proc.stdout or "[]")
     if isinstance(reports, dict):
         reports = [reports]
-    checked, failures = 0, []
+    checked, failures = set(), []
     for report in reports:
         results = report.get("results", {})
-        summary = report.get("summary", {})
-        checked += summary.get("resource_count", 0)
+        for kind in ("passed_checks", "failed_checks", "skipped_checks"):
+            for check in results.get(kind, []):
+                checked.add((f"{root}{check['file_path']}", check["resource"]))
         for check in results.get("failed_checks", []):
-            failures.append(f"{check['file_path']}: {check['check_id']} {check['check_name']} ({check['resource']})")
-    return checked, failures
+            failures.append(f"{root}{check['file_path']}: {check['check_id']} {check['check_name']} ({check['resource']})")
+    if not reports and proc.returncode:
+        failures.append(f"checkov exited {proc.returncode}: {proc.stderr.strip()[-2000:]}")
+    return sorted(checked), failures
 
 
 def shell_scripts(renders: list[Path]) -> list[Path]:
@@ -170,3 +178,25 @@ def run_schemas(renders: list[Path]) -> tuple[list[Path], list[str]]:
                 files.append(path)
                 findings.extend(f"{path}: {error}" for error in validate_file(path))
     return files, findings
+
+
+TOOLS = {"cfn-lint": run_cfn_lint, "checkov": run_checkov, "shellcheck": run_shellcheck, "yamllint": run_yamllint,
+         "schemas": run_schemas}
+
+
+class GateRun:
+    """Every tool run once over all of a session's renders; `within` gives one group's share."""
+
+    def __init__(self, renders: list[Path]):
+        self.renders = list(renders)
+        self.results = {name: run(self.renders) for name, run in TOOLS.items()}
+
+    def within(self, tool_name: str, renders: list[Path]) -> tuple[list[Any], list[str]]:
+        """The files (checkov: (file, resource) pairs) under `renders`, and the findings that name
+        one of them or name no render at all (a tool that failed as a whole fails every group)."""
+        mine = tuple(f"{render}{os.sep}" for render in renders)
+        every = tuple(f"{render}{os.sep}" for render in self.renders)
+        checked, findings = self.results[tool_name]
+        files = [item for item in checked if str(item[0] if isinstance(item, tuple) else item).startswith(mine)]
+        ours = [finding for finding in findings if any(root in finding for root in mine) or not any(root in finding for root in every)]
+        return files, ours

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-import gate
 from helpers import strategy_combinations
 
 
 def _report(findings: list[str]) -> str:
     return "\n".join(findings[:60]) + (f"\n... and {len(findings) - 60} more" if len(findings) > 60 else "")
+
+
+def test_the_gate_runs_each_tool_once_over_every_render(gate_run, suite_renders):
+    assert sorted(gate_run.renders) == sorted(suite_renders.values())
+    cfn_files, _ = gate_run.results["cfn-lint"]
+    assert {path.parent.parent for path in cfn_files} == set(suite_renders.values()), "one cfn-lint run covers every render"
 
 
 def test_matrix_renders_every_combination(matrix_renders):
@@ -16,33 +21,33 @@ def test_matrix_renders_every_combination(matrix_renders):
         assert (render_dir / ".copier-answers.yml").is_file(), render_dir
 
 
-def test_cfn_lint_finds_nothing(matrix_renders):
-    files, findings = gate.run_cfn_lint(matrix_renders)
+def test_cfn_lint_finds_nothing(gate_run, matrix_renders):
+    files, findings = gate_run.within("cfn-lint", matrix_renders)
     # Every render has at least its pipeline stack.
     assert len(files) >= len(matrix_renders)
     assert not findings, _report(findings)
 
 
-def test_checkov_finds_nothing(matrix_renders):
-    checked, failures = gate.run_checkov(matrix_renders)
-    assert checked > 0, "checkov checked no CloudFormation resources"
+def test_checkov_finds_nothing(gate_run, matrix_renders):
+    checked, failures = gate_run.within("checkov", matrix_renders)
+    assert len(checked) > 0, "checkov checked no CloudFormation resources"
     assert not failures, _report(failures)
 
 
-def test_shellcheck_finds_nothing(matrix_renders):
-    scripts, findings = gate.run_shellcheck(matrix_renders)
+def test_shellcheck_finds_nothing(gate_run, matrix_renders):
+    scripts, findings = gate_run.within("shellcheck", matrix_renders)
     assert not findings, _report(findings)
 
 
-def test_yamllint_finds_nothing(matrix_renders):
-    files, findings = gate.run_yamllint(matrix_renders)
+def test_yamllint_finds_nothing(gate_run, matrix_renders):
+    files, findings = gate_run.within("yamllint", matrix_renders)
     # .copier-answers.yml, .pre-commit-config.yaml, .yamllint-free YAML and buildspec.yml at least.
     assert len(files) >= 3 * len(matrix_renders)
     assert not findings, _report(findings)
 
 
-def test_buildspec_and_appspec_match_their_schemas(matrix_renders):
-    files, findings = gate.run_schemas(matrix_renders)
+def test_buildspec_and_appspec_match_their_schemas(gate_run, matrix_renders):
+    files, findings = gate_run.within("schemas", matrix_renders)
     assert sum(path.name == "buildspec.yml" for path in files) == len(matrix_renders)
     assert not findings, _report(findings)
 

@@ -19,7 +19,7 @@ import pytest
 import yaml
 
 from gate import tool
-from helpers import answer_rules, catalog, load_pipeline, render_many
+from helpers import answer_rules, catalog, load_pipeline
 
 SERVICE = "orders"
 CONNECTION_ARN = "arn:aws:codeconnections:us-east-1:123456789012:connection/0a1b2c3d-4e5f-6a7b-8c9d-0e1f2a3b4c5d"
@@ -110,10 +110,9 @@ def yamllint_findings(paths: list[str]) -> list[str]:
 
 
 
-@pytest.fixture(scope="module")
-def renders(template_dir, tmp_path_factory) -> dict[str, Path]:
-    """Every answer set of ANSWER_SETS, rendered once for this module (in parallel)."""
-    return render_many(template_dir, tmp_path_factory.mktemp('pipeline'), {case: {"service_name": SERVICE, **ANSWER_SETS[case]} for case in CASES})
+def render_sets() -> dict[str, dict[str, Any]]:
+    """Every answer set of ANSWER_SETS; conftest renders them once with the session's others."""
+    return {case: {"service_name": SERVICE, **ANSWER_SETS[case]} for case in CASES}
 
 
 def load_buildspec(render_dir: Path) -> dict[str, Any]:
@@ -511,29 +510,15 @@ def test_secrets_are_fetched_by_reference_never_written_down(renders, case):
 
 
 
-def test_cfn_lint_checkov_and_yamllint_find_nothing(renders):
-    pipelines = [str(renders[case] / "infra" / "pipeline.yml") for case in CASES]
-    buildspecs = [str(renders[case] / "buildspec.yml") for case in CASES]
+def test_cfn_lint_checkov_and_yamllint_find_nothing(gate_run, renders):
+    """The session's one run of each tool, read for this module's renders."""
+    group = [renders[case] for case in CASES]
     findings: list[str] = []
-
-    lint = subprocess.run([tool("cfn-lint"), "--format", "parseable", "--", *pipelines], capture_output=True, text=True, check=False)
-    findings += [f"cfn-lint: {line}" for line in lint.stdout.splitlines() if re.search(r":[EW]\d{4}:", line)]
-    if lint.returncode and not lint.stdout.strip():
-        findings.append(f"cfn-lint exited {lint.returncode}: {lint.stderr.strip()[-2000:]}")
-
-    checkov = subprocess.run(
-        [tool("checkov"), "--framework", "cloudformation", "--output", "json", "--quiet", "--compact",
-         "--skip-download", "--soft-fail", "--file", *pipelines],
-        capture_output=True, text=True, check=False, env={**os.environ, "BC_SKIP_MAPPING": "TRUE"},
-    )
-    reports = json.loads(checkov.stdout or "[]")
-    checked = 0
-    for report in reports if isinstance(reports, list) else [reports]:
-        checked += report.get("summary", {}).get("passed", 0)
-        for check in report.get("results", {}).get("failed_checks", []):
-            findings.append(f"checkov: {check['file_path']}: {check['check_id']} {check['check_name']} ({check['resource']})")
-    assert checked > 0, f"checkov checked nothing: {checkov.stderr[-2000:]}"
-
-    findings += yamllint_findings(pipelines + buildspecs)
-
+    linted, lint_findings = gate_run.within("cfn-lint", group)
+    assert sum(path.name == "pipeline.yml" for path in linted) == len(CASES)
+    checked, checkov_findings = gate_run.within("checkov", group)
+    assert any(file.endswith("/infra/pipeline.yml") for file, _ in checked), "checkov checked the pipeline stacks"
+    yaml_files, yaml_findings = gate_run.within("yamllint", group)
+    assert sum(path.name in ("pipeline.yml", "buildspec.yml") for path in yaml_files) == 2 * len(CASES)
+    findings = [f"cfn-lint: {line}" for line in lint_findings] + [f"checkov: {line}" for line in checkov_findings] + yaml_findings
     assert not findings, "\n".join(findings)

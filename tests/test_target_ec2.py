@@ -41,7 +41,7 @@ import pytest
 import yaml
 
 import gate
-from helpers import ROOT, answer_rules, catalog, choice_values, load_cfn, render_many
+from helpers import ROOT, answer_rules, catalog, choice_values, load_cfn
 
 SECRETS = "DB_PASSWORD=secretsmanager:orders/db,API_KEY=ssm:/orders/api-key"
 EMAIL = "team@example.com"
@@ -75,9 +75,9 @@ def answers_of(case: str) -> dict[str, Any]:
     return {"service_name": "orders", "target": "ec2", **MATRIX[case]}
 
 
-@pytest.fixture(scope="module")
-def renders(template_dir, tmp_path_factory) -> dict[str, Path]:
-    return render_many(template_dir, tmp_path_factory.mktemp('ec2'), {case: answers_of(case) for case in CASES})
+def render_sets() -> dict[str, dict[str, Any]]:
+    """This module's answer sets; conftest renders them once with the session's others."""
+    return {case: answers_of(case) for case in CASES}
 
 
 # --------------------------------------------------------------------------- reading renders
@@ -167,33 +167,33 @@ def _report(findings: list[str]) -> str:
     return "\n".join(findings[:60])
 
 
-def test_cfn_lint_finds_nothing(renders):
-    files, findings = gate.run_cfn_lint(list(renders.values()))
+def test_cfn_lint_finds_nothing(gate_run, renders):
+    files, findings = gate_run.within("cfn-lint", list(renders.values()))
     assert sum(path.name == "service.yml" for path in files) == len(renders)
     assert not findings, _report(findings)
 
 
-def test_checkov_finds_nothing(renders):
-    checked, failures = gate.run_checkov(list(renders.values()))
-    assert checked > 0
+def test_checkov_finds_nothing(gate_run, renders):
+    checked, failures = gate_run.within("checkov", list(renders.values()))
+    assert len(checked) > 0
     assert not failures, _report(failures)
 
 
-def test_shellcheck_finds_nothing(renders):
-    scripts, findings = gate.run_shellcheck(list(renders.values()))
+def test_shellcheck_finds_nothing(gate_run, renders):
+    scripts, findings = gate_run.within("shellcheck", list(renders.values()))
     expected = sum(len(catalog.EC2_HOOKED_EVENTS[answers_of(case)["strategy"]]) + 1 for case in renders)  # + settings.sh
     assert sum(path.parent.name == catalog.EC2_SCRIPT_DIR for path in scripts) == expected
     assert not findings, _report(findings)
 
 
-def test_yamllint_finds_nothing(renders):
-    files, findings = gate.run_yamllint(list(renders.values()))
+def test_yamllint_finds_nothing(gate_run, renders):
+    files, findings = gate_run.within("yamllint", list(renders.values()))
     assert sum(path.name in ("appspec.yml", "service.yml") for path in files) == 2 * len(renders)
     assert not findings, _report(findings)
 
 
-def test_appspec_and_buildspec_match_their_schemas(renders):
-    files, findings = gate.run_schemas(list(renders.values()))
+def test_appspec_and_buildspec_match_their_schemas(gate_run, renders):
+    files, findings = gate_run.within("schemas", list(renders.values()))
     assert sorted(path.name for path in files) == sorted(["appspec.yml", "buildspec.yml"] * len(renders))
     assert not findings, _report(findings)
 

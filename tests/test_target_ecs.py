@@ -25,7 +25,7 @@ import pytest
 import yaml
 
 import gate
-from helpers import answer_rules, catalog, load_pipeline, load_service, render_many
+from helpers import answer_rules, catalog, load_pipeline, load_service
 
 SERVICE = "orders"
 SECRETS = "DB_PASSWORD=secretsmanager:orders/db,API_KEY=ssm:/orders/api-key"
@@ -80,9 +80,9 @@ def environments(case: str) -> list[dict[str, Any]]:
     return answer_rules.derived_names(SERVICE, CASES[case]["staging"])["environments"]
 
 
-@pytest.fixture(scope="module")
-def renders(template_dir, tmp_path_factory) -> dict[str, Path]:
-    return render_many(template_dir, tmp_path_factory.mktemp('ecs'), {case: answers_of(case) for case in NAMES})
+def render_sets() -> dict[str, dict[str, Any]]:
+    """This module's answer sets; conftest renders them once with the session's others."""
+    return {case: answers_of(case) for case in NAMES}
 
 
 # --------------------------------------------------------------------------- parsing helpers
@@ -139,27 +139,27 @@ def render_list(renders) -> list[Path]:
     return [renders[case] for case in NAMES]
 
 
-def test_cfn_lint_finds_nothing(render_list):
-    files, findings = gate.run_cfn_lint(render_list)
+def test_cfn_lint_finds_nothing(gate_run, render_list):
+    files, findings = gate_run.within("cfn-lint", render_list)
     assert sum(path.name == "service.yml" for path in files) == len(render_list)
     assert not findings, "\n".join(findings)
 
 
-def test_checkov_finds_nothing(render_list):
-    checked, failures = gate.run_checkov(render_list)
-    assert checked > 20 * len(render_list)
+def test_checkov_finds_nothing(gate_run, render_list):
+    checked, failures = gate_run.within("checkov", render_list)
+    assert len(checked) > 20 * len(render_list)
     assert not failures, "\n".join(failures)
 
 
-def test_shellcheck_and_yamllint_find_nothing(render_list):
-    _, shell_findings = gate.run_shellcheck(render_list)
-    files, yaml_findings = gate.run_yamllint(render_list)
+def test_shellcheck_and_yamllint_find_nothing(gate_run, render_list):
+    _, shell_findings = gate_run.within("shellcheck", render_list)
+    files, yaml_findings = gate_run.within("yamllint", render_list)
     assert sum(path.name == "service.yml" for path in files) == len(render_list)
     assert not shell_findings + yaml_findings, "\n".join(shell_findings + yaml_findings)
 
 
-def test_buildspec_and_appspec_match_their_schemas(render_list, renders):
-    files, findings = gate.run_schemas(render_list)
+def test_buildspec_and_appspec_match_their_schemas(gate_run, render_list, renders):
+    files, findings = gate_run.within("schemas", render_list)
     assert sum(path.name == "appspec.yaml" for path in files) == sum(uses_codedeploy(case) for case in NAMES)
     assert not findings, "\n".join(findings)
 

@@ -21,7 +21,7 @@ import pytest
 import yaml
 from copier import run_copy, run_update
 
-from helpers import catalog, copy_template, load_pipeline, load_service, render_many
+from helpers import catalog, copy_template, load_pipeline, load_service
 from test_target_ecs import (
     ACCOUNT,
     REGION,
@@ -56,9 +56,9 @@ def answers_of(case: str) -> dict[str, Any]:
     return {"service_name": SERVICE, "target": "ecs_fargate", **CODEDEPLOY[case]}
 
 
-@pytest.fixture(scope="module")
-def renders(template_dir, tmp_path_factory) -> dict[str, Path]:
-    return render_many(template_dir, tmp_path_factory.mktemp('ecs-native'), {case: answers_of(case) for case in [*NATIVE, *CODEDEPLOY]})
+def render_sets() -> dict[str, dict[str, Any]]:
+    """This module's answer sets; conftest renders them once with the session's others."""
+    return {case: answers_of(case) for case in [*NATIVE, *CODEDEPLOY]}
 
 
 def service_props(render_dir: Path) -> dict[str, Any]:
@@ -68,11 +68,9 @@ def service_props(render_dir: Path) -> dict[str, Any]:
 # --------------------------------------------------------------------------- the deployment configuration
 
 
-def test_cfn_lint_accepts_the_edge_values(renders):
+def test_cfn_lint_accepts_the_edge_values(gate_run, renders):
     """cfn-lint's schema holds ECS's limits (CanaryPercent 0.1-100 in steps of 0.1, StepPercent 3-100, ...)."""
-    import gate
-
-    files, findings = gate.run_cfn_lint([renders[case] for case in NATIVE])
+    files, findings = gate_run.within("cfn-lint", [renders[case] for case in NATIVE])
     assert sum(path.name == "service.yml" for path in files) == len(NATIVE)
     assert not findings, "\n".join(findings)
     # cfn-lint checks "multiple of 0.1" in binary floating point, where 0.3 / 0.1 != 3: only such a
