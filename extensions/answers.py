@@ -2,7 +2,7 @@
 
 Every validator returns "" when the answer is fine, else a message that names the
 question, the bad value and the rule. copier.yml calls them through the globals
-that `service_context.py` registers, so the rules live here once.
+that `data_table.py` registers, so the rules live here once.
 """
 
 from __future__ import annotations

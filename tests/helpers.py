@@ -110,10 +110,10 @@ def _validator_environment():
 
     from jinja2.sandbox import SandboxedEnvironment
 
-    spec = importlib.util.spec_from_file_location("service_context_for_validators", ROOT / "extensions" / "service_context.py")
+    spec = importlib.util.spec_from_file_location("data_table_for_validators", ROOT / "extensions" / "data_table.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return SandboxedEnvironment(extensions=[module.CatalogExtension])
+    return SandboxedEnvironment(extensions=[module.DataTableGlobals])
 
 
 _VALIDATORS: dict[str, Any] = {}

@@ -1,0 +1,81 @@
+"""The render context: values derived from several answers, added while files are rendered.
+
+`rt` (the runtime's row), `arch`, `deploy` (who deploys and with which configuration),
+`names` (AWS names and `names.environments`), `secret_list` and `source`, computed once per
+render from the answers.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+from typing import Any
+
+from copier_template_extensions import ContextHook
+
+
+def _load_sibling(stem: str):
+    """Load a module beside this file, fresh and unregistered (see data_table.load_sibling)."""
+    spec = importlib.util.spec_from_file_location(f"copier_codepipeline_{stem}", Path(__file__).with_name(f"{stem}.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+catalog = _load_sibling("catalog")
+answers = _load_sibling("answers")
+
+
+def service_values(context: dict[str, Any]) -> dict[str, Any]:
+    """Everything derived from several answers, computed once per render."""
+    runtime = catalog.runtime_row(context["runtime"], str(context["runtime_version"]))
+    return {
+        "rt": runtime,
+        "arch": catalog.ARCHITECTURES[context["architecture"]],
+        "deploy": {**catalog.deployment_config(context), "summary": catalog.describe_deployment(context)},
+        "names": answers.derived_names(context["service_name"], bool(context.get("staging"))),
+        "secret_list": answers.parse_secrets(context.get("secrets")),
+        "source": catalog.SOURCE_PROVIDERS[context["source_provider"]],
+    }
+
+
+class RenderContext(ContextHook):
+    """Adds the derived values to the context of every file Copier renders.
+
+    One instance serves one Jinja environment, that is one render of one template
+    version, so the values it keeps are never seen by another version or render.
+    """
+
+    def __init__(self, environment):
+        super().__init__(environment)
+        self._values: dict[str, dict[str, Any]] = {}
+
+    def hook(self, context):
+        # The hook also runs while questions are asked, when answers are missing.
+        if str(context.get("_copier_phase")) != "render":
+            return
+        key = json.dumps({k: context.get(k) for k in _ANSWER_KEYS}, sort_keys=True, default=str)
+        if key not in self._values:
+            self._values[key] = service_values(context)
+        context.update(self._values[key])
+
+
+_ANSWER_KEYS = (
+    "service_name",
+    "runtime",
+    "runtime_version",
+    "architecture",
+    "target",
+    "strategy",
+    "ec2_batch",
+    "ecs_controller",
+    "bake_minutes",
+    "canary_percent",
+    "canary_minutes",
+    "linear_percent",
+    "linear_minutes",
+    "staging",
+    "secrets",
+    "source_provider",
+)
