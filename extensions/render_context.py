@@ -15,16 +15,12 @@ from typing import Any
 from copier_template_extensions import ContextHook
 
 
-def _load_sibling(stem: str):
-    """Load a module beside this file, fresh and unregistered (see data_table.load_sibling)."""
-    spec = importlib.util.spec_from_file_location(f"copier_codepipeline_{stem}", Path(__file__).with_name(f"{stem}.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-catalog = _load_sibling("catalog")
-answers = _load_sibling("answers")
+# data_table.py loads catalog.py and answers.py fresh for this template version; this module
+# loads data_table.py the same way (never through sys.modules, see data_table.load_sibling).
+_spec = importlib.util.spec_from_file_location("copier_codepipeline_data_table", Path(__file__).with_name("data_table.py"))
+data_table = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(data_table)
+catalog, answers = data_table.catalog, data_table.answers
 
 
 def service_values(context: dict[str, Any]) -> dict[str, Any]:

@@ -129,3 +129,13 @@ def validation_message(question: str, value: Any, **answers: Any) -> str:
                 if isinstance(spec, dict) and "default" in spec and "{{" not in str(spec["default"])}
     context = {**defaults, "service_name": "orders", **answers, question: value}
     return _VALIDATORS["env"].from_string(config[question]["validator"]).render(context).strip()
+
+
+def resources_of_type(template: dict[str, Any], type_name: str) -> dict[str, dict[str, Any]]:
+    """A CloudFormation template's resources of one type, by logical id."""
+    return {name: res for name, res in template["Resources"].items() if res["Type"] == type_name}
+
+
+def environments_of(answers: dict[str, Any]) -> list[dict[str, Any]]:
+    """names.environments for these answers (service_name, staging), as the templates see it."""
+    return answer_rules.derived_names(answers["service_name"], bool(answers.get("staging")))["environments"]

@@ -8,8 +8,6 @@ yamllint once over all of them.
 
 from __future__ import annotations
 
-import json
-import os
 import re
 import subprocess
 from pathlib import Path
@@ -19,7 +17,7 @@ import pytest
 import yaml
 
 from gate import tool
-from helpers import answer_rules, catalog, load_pipeline
+from helpers import answer_rules, catalog, environments_of, load_pipeline, resources_of_type
 
 SERVICE = "orders"
 CONNECTION_ARN = "arn:aws:codeconnections:us-east-1:123456789012:connection/0a1b2c3d-4e5f-6a7b-8c9d-0e1f2a3b4c5d"
@@ -123,10 +121,6 @@ def as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
-def resources_of_type(template: dict[str, Any], type_name: str) -> dict[str, dict[str, Any]]:
-    return {name: res for name, res in template["Resources"].items() if res["Type"] == type_name}
-
-
 def role_statements(template: dict[str, Any]):
     """(role logical id, statement) for every inline policy statement of every role."""
     for name, role in resources_of_type(template, "AWS::IAM::Role").items():
@@ -148,7 +142,7 @@ def providers(stage_decl: dict[str, Any]) -> list[str]:
 
 
 def environments(answers: dict[str, Any]) -> list[dict[str, Any]]:
-    return answer_rules.derived_names(SERVICE, answers["staging"])["environments"]
+    return environments_of({"service_name": SERVICE, **answers})
 
 
 def uses_ecs_action(answers: dict[str, Any]) -> bool:

@@ -25,7 +25,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import stat
 import subprocess
 import sys
@@ -40,8 +39,8 @@ from typing import Any
 import pytest
 import yaml
 
-import gate
-from helpers import ROOT, answer_rules, catalog, choice_values, load_cfn
+from app_probe import free_port
+from helpers import ROOT, answer_rules, catalog, choice_values, environments_of, load_cfn
 
 SECRETS = "DB_PASSWORD=secretsmanager:orders/db,API_KEY=ssm:/orders/api-key"
 EMAIL = "team@example.com"
@@ -92,8 +91,7 @@ def load_stack(project_dir: Path, name: str) -> dict[str, Any]:
 
 
 def environments(case: str) -> list[dict[str, Any]]:
-    answers = answers_of(case)
-    return answer_rules.derived_names(answers["service_name"], answers["staging"])["environments"]
+    return environments_of(answers_of(case))
 
 
 def runtime_row(case: str) -> dict[str, Any]:
@@ -645,12 +643,6 @@ class Health(BaseHTTPRequestHandler):
 signal.signal(signal.SIGTERM, lambda *_: sys.exit(int(os.environ.get("STAND_IN_EXIT", "0"))))
 HTTPServer(("127.0.0.1", int(os.environ["PORT"])), Health).serve_forever()
 '''
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def running(pid: int) -> bool:

@@ -24,8 +24,8 @@ from typing import Any
 import pytest
 import yaml
 
-import gate
-from helpers import answer_rules, catalog, load_pipeline, load_service
+from app_probe import free_port
+from helpers import answer_rules, catalog, environments_of, load_pipeline, load_service, resources_of_type
 
 SERVICE = "orders"
 SECRETS = "DB_PASSWORD=secretsmanager:orders/db,API_KEY=ssm:/orders/api-key"
@@ -77,7 +77,7 @@ def uses_codedeploy(case: str) -> bool:
 
 
 def environments(case: str) -> list[dict[str, Any]]:
-    return answer_rules.derived_names(SERVICE, CASES[case]["staging"])["environments"]
+    return environments_of(answers_of(case))
 
 
 def render_sets() -> dict[str, dict[str, Any]]:
@@ -90,10 +90,6 @@ def render_sets() -> dict[str, dict[str, Any]]:
 
 def load_buildspec(render_dir: Path) -> dict[str, Any]:
     return yaml.safe_load((render_dir / "buildspec.yml").read_text())
-
-
-def resources_of_type(template: dict[str, Any], type_name: str) -> dict[str, dict[str, Any]]:
-    return {name: res for name, res in template["Resources"].items() if res["Type"] == type_name}
 
 
 def deploy_actions(pipeline: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -239,11 +235,6 @@ class _HealthServer:
         self.httpd.server_close()
 
 
-def _free_port() -> int:
-    with http.server.HTTPServer(("127.0.0.1", 0), http.server.BaseHTTPRequestHandler) as probe:
-        return probe.server_address[1]
-
-
 @pytest.mark.parametrize("runtime", ["nodejs", "python", "java", "go"])
 def test_container_health_check_command_really_checks_health(runtime):
     """The task definition's health check, run here: 0 when /health is 200, not 0 on 500 or no server."""
@@ -264,7 +255,7 @@ def test_container_health_check_command_really_checks_health(runtime):
         assert healthy.paths == ["/health"]
     with _HealthServer(500) as failing:
         assert run(failing.port) != 0
-    assert run(_free_port()) != 0
+    assert run(free_port()) != 0
 
 
 # --------------------------------------------------------------------------- names the pipeline relies on
@@ -545,6 +536,6 @@ def test_hook_reports_succeeded_once_the_new_tasks_become_healthy(codedeploy_ser
 
 
 def test_hook_fails_when_nothing_answers(codedeploy_service, monkeypatch):
-    hook, calls = load_hook(codedeploy_service, monkeypatch, f"http://127.0.0.1:{_free_port()}/health", attempts=2)
+    hook, calls = load_hook(codedeploy_service, monkeypatch, f"http://127.0.0.1:{free_port()}/health", attempts=2)
     assert hook.handler(EVENT, None) == "Failed"
     assert [call["status"] for call in calls] == ["Failed"]

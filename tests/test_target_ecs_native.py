@@ -21,17 +21,16 @@ import pytest
 import yaml
 from copier import run_copy, run_update
 
-from helpers import catalog, copy_template, load_pipeline, load_service
+from app_probe import free_port
+from helpers import catalog, copy_template, load_pipeline, load_service, resources_of_type
 from test_target_ecs import (
     ACCOUNT,
     REGION,
     SERVICE,
-    _free_port,
     _HealthServer,
     container,
     deploy_actions,
     load_buildspec,
-    resources_of_type,
     run_post_build,
 )
 
@@ -292,7 +291,7 @@ def test_ecs_hook_asks_to_be_called_again_while_the_new_tasks_are_not_ready(hook
 
 
 def test_ecs_hook_gives_up_after_its_last_attempt(monkeypatch, hook_render):
-    hook = load_ecs_hook(hook_render, monkeypatch, f"http://127.0.0.1:{_free_port()}/health", attempts=3)
+    hook = load_ecs_hook(hook_render, monkeypatch, f"http://127.0.0.1:{free_port()}/health", attempts=3)
     assert hook.handler(ecs_event(), None)["hookStatus"] == "IN_PROGRESS"
     assert hook.handler(ecs_event({"attempt": 1}), None)["hookStatus"] == "IN_PROGRESS"
     assert hook.handler(ecs_event({"attempt": 2}), None) == {"hookStatus": "FAILED"}

@@ -34,7 +34,7 @@ from samtranslator.parser.parser import Parser
 from samtranslator.translator.translator import Translator
 
 import gate
-from helpers import answer_rules, catalog, choice_values, load_pipeline, load_service, render
+from helpers import answer_rules, catalog, choice_values, environments_of, load_pipeline, load_service, render, resources_of_type
 
 SERVICE = "orders"
 REGION = "us-east-1"
@@ -104,7 +104,7 @@ def render_sets() -> dict[str, dict[str, Any]]:
 
 
 def environments(answers: dict[str, Any]) -> list[dict[str, str]]:
-    return answer_rules.derived_names(answers["service_name"], answers["staging"])["environments"]
+    return environments_of(answers)
 
 
 def as_list(value: Any) -> list[Any]:
@@ -137,10 +137,6 @@ def sub(value: Any, variables: dict[str, str]) -> str:
 
 def policy_statements(role: dict[str, Any]) -> list[dict[str, Any]]:
     return [statement for policy in role["Properties"]["Policies"] for statement in policy["PolicyDocument"]["Statement"]]
-
-
-def resources_of_type(template: dict[str, Any], type_name: str) -> dict[str, dict[str, Any]]:
-    return {name: res for name, res in template["Resources"].items() if res["Type"] == type_name}
 
 
 # --------------------------------------------------------------------------- the gate
