@@ -208,17 +208,20 @@ def check_secrets(value: Any) -> str:
     return ""
 
 
-def derived_names(service_name: str, staging: bool) -> dict[str, Any]:
-    """AWS names derived from the service name, one per environment where they differ.
+def derived_names(service_name: str, staging: bool, manual_approval: bool = False) -> dict[str, Any]:
+    """AWS names derived from the service name, and the environments the pipeline deploys.
 
-    Stack names stay distinct from each other so that deleting or recreating one
-    never touches another (the pipeline stack is never named like a service stack).
+    Each environment is what its pipeline stage needs: key, title, resource name, stack
+    name, and whether a manual approval comes before it. Stack names stay distinct from
+    each other so that deleting or recreating one never touches another (the pipeline
+    stack is never named like a service stack).
     """
     environments = [{"key": "staging", "suffix": "-stg", "title": "Staging"}] if staging else []
     environments.append({"key": "prod", "suffix": "", "title": "Production"})
     for env in environments:
         env["name"] = f"{service_name}{env['suffix']}"
         env["stack"] = f"{service_name}-{env['key']}-service"
+        env["approval"] = bool(manual_approval) and env["key"] == "prod"
     return {
         "pipeline": f"{service_name}-pipeline",
         "pipeline_stack": f"{service_name}-pipeline",

@@ -30,7 +30,7 @@ def service_values(context: dict[str, Any]) -> dict[str, Any]:
         "rt": runtime,
         "arch": catalog.ARCHITECTURES[context["architecture"]],
         "deploy": {**catalog.deployment_config(context), "summary": catalog.describe_deployment(context)},
-        "names": answers.derived_names(context["service_name"], bool(context.get("staging"))),
+        "names": answers.derived_names(context["service_name"], bool(context.get("staging")), bool(context.get("manual_approval"))),
         "secret_list": answers.parse_secrets(context.get("secrets")),
         "source": catalog.SOURCE_PROVIDERS[context["source_provider"]],
     }
@@ -72,6 +72,7 @@ _ANSWER_KEYS = (
     "linear_percent",
     "linear_minutes",
     "staging",
+    "manual_approval",
     "secrets",
     "source_provider",
 )

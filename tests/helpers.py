@@ -137,5 +137,5 @@ def resources_of_type(template: dict[str, Any], type_name: str) -> dict[str, dic
 
 
 def environments_of(answers: dict[str, Any]) -> list[dict[str, Any]]:
-    """names.environments for these answers (service_name, staging), as the templates see it."""
-    return answer_rules.derived_names(answers["service_name"], bool(answers.get("staging")))["environments"]
+    """names.environments for these answers (service_name, staging, manual_approval), as the templates see it."""
+    return answer_rules.derived_names(answers["service_name"], bool(answers.get("staging")), bool(answers.get("manual_approval")))["environments"]

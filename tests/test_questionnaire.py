@@ -283,3 +283,11 @@ def test_check_range_refuses_what_is_no_number(value):
 @pytest.mark.parametrize(("value", "step"), [(20, 1), ("20", 1), (20.0, 1), (" 7 ", 1), (2.5, 0.1), ("0.1", 0.1)])
 def test_check_range_accepts_numbers_typed_or_as_text(value, step):
     assert answer_rules.check_range("canary_percent", value, 0.1, 99, step) == ""
+
+
+def test_each_environment_says_whether_an_approval_comes_before_it():
+    """Environments are data: the pipeline loops over them and reads env.approval."""
+    names = answer_rules.derived_names("orders", True, True)
+    assert [(env["key"], env["approval"]) for env in names["environments"]] == [("staging", False), ("prod", True)]
+    assert not any(env["approval"] for env in answer_rules.derived_names("orders", True, False)["environments"])
+    assert [env["approval"] for env in answer_rules.derived_names("orders", False, True)["environments"]] == [True]
