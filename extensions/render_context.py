@@ -7,23 +7,13 @@ render from the answers.
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
 from typing import Any
 
 from copier_template_extensions import ContextHook
 
 
-# data_table.py loads catalog.py and answers.py fresh for this template version; this module
-# loads data_table.py the same way (never through sys.modules, see data_table.load_sibling).
-_spec = importlib.util.spec_from_file_location("copier_codepipeline_data_table", Path(__file__).with_name("data_table.py"))
-data_table = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(data_table)
-catalog, answers = data_table.catalog, data_table.answers
-
-
-def service_values(context: dict[str, Any]) -> dict[str, Any]:
+def service_values(context: dict[str, Any], catalog, answers) -> dict[str, Any]:
     """Everything derived from several answers, computed once per render."""
     runtime = catalog.runtime_row(context["runtime"], str(context["runtime_version"]))
     return {
@@ -45,6 +35,12 @@ class RenderContext(ContextHook):
 
     def __init__(self, environment):
         super().__init__(environment)
+        # The data table and the rules this template version's data_table.py loaded for this
+        # environment (it comes before this hook in copier.yml's _jinja_extensions).
+        if "catalog" not in environment.globals:
+            raise RuntimeError("extensions/data_table.py:DataTableGlobals must come before RenderContext in _jinja_extensions")
+        self._catalog = environment.globals["catalog"]
+        self._answers = environment.globals["check"]
         self._values: dict[str, dict[str, Any]] = {}
 
     def hook(self, context):
@@ -53,7 +49,7 @@ class RenderContext(ContextHook):
             return
         key = json.dumps({k: context.get(k) for k in _ANSWER_KEYS}, sort_keys=True, default=str)
         if key not in self._values:
-            self._values[key] = service_values(context)
+            self._values[key] = service_values(context, self._catalog, self._answers)
         context.update(self._values[key])
 
 
