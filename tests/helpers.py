@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
 import os
 import shutil
@@ -103,6 +104,7 @@ def combo_name(combo: tuple[Any, ...]) -> str:
     return "-".join(str(part) for part in combo).replace(".", "_")
 
 
+@functools.cache
 def _validator_environment():
     """A Jinja environment with the template's own globals (loaded from extensions/ by path, as
     Copier loads them), to evaluate copier.yml's validator expressions without a render."""
@@ -116,19 +118,18 @@ def _validator_environment():
     return SandboxedEnvironment(extensions=[module.DataTableGlobals])
 
 
-_VALIDATORS: dict[str, Any] = {}
+@functools.cache
+def _plain_defaults() -> dict[str, Any]:
+    """The questionnaire's defaults that are values, not Jinja expressions."""
+    return {name: spec["default"] for name, spec in questionnaire().items()
+            if isinstance(spec, dict) and "default" in spec and "{{" not in str(spec["default"])}
 
 
 def validation_message(question: str, value: Any, **answers: Any) -> str:
     """What copier.yml's validator of `question` says of `value` ("" when it accepts it), with
     the questionnaire's plain defaults for the other answers, overridden by `answers`."""
-    if not _VALIDATORS:
-        _VALIDATORS["env"] = _validator_environment()
-    config = questionnaire()
-    defaults = {name: spec["default"] for name, spec in config.items()
-                if isinstance(spec, dict) and "default" in spec and "{{" not in str(spec["default"])}
-    context = {**defaults, "service_name": "orders", **answers, question: value}
-    return _VALIDATORS["env"].from_string(config[question]["validator"]).render(context).strip()
+    context = {**_plain_defaults(), "service_name": "orders", **answers, question: value}
+    return _validator_environment().from_string(questionnaire()[question]["validator"]).render(context).strip()
 
 
 def resources_of_type(template: dict[str, Any], type_name: str) -> dict[str, dict[str, Any]]:
