@@ -85,7 +85,7 @@ RUNTIMES: dict[str, dict[str, Any]] = {
         "build_env": {},
     },
     "java": {
-        "label": "Java (Amazon Corretto)",
+        "label": "Java (Amazon Corretto, Maven)",
         "codebuild_key": "java",
         "port": 8080,
         "versions": {
@@ -159,6 +159,16 @@ RUNTIMES: dict[str, dict[str, Any]] = {
 # --------------------------------------------------------------------------
 
 ARCHITECTURES: dict[str, dict[str, str]] = {
+    "arm64": {
+        "label": "arm64 (AWS Graviton, cheaper)",
+        "codebuild_image": "aws/codebuild/amazonlinux-aarch64-standard:3.0",
+        "codebuild_environment_type": "ARM_CONTAINER",
+        "lambda": "arm64",
+        "ecs_cpu_architecture": "ARM64",
+        "ec2_instance_type": "t4g.small",
+        "goarch": "arm64",
+        "ssm_ami_parameter": "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm64",
+    },
     "x86_64": {
         "label": "x86_64 (Intel/AMD)",
         "codebuild_image": "aws/codebuild/amazonlinux-x86_64-standard:5.0",
@@ -168,16 +178,6 @@ ARCHITECTURES: dict[str, dict[str, str]] = {
         "ec2_instance_type": "t3.small",
         "goarch": "amd64",
         "ssm_ami_parameter": "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64",
-    },
-    "arm64": {
-        "label": "arm64 (AWS Graviton: cheaper builds and compute)",
-        "codebuild_image": "aws/codebuild/amazonlinux-aarch64-standard:3.0",
-        "codebuild_environment_type": "ARM_CONTAINER",
-        "lambda": "arm64",
-        "ecs_cpu_architecture": "ARM64",
-        "ec2_instance_type": "t4g.small",
-        "goarch": "arm64",
-        "ssm_ami_parameter": "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm64",
     },
 }
 
@@ -212,22 +212,27 @@ TARGETS: dict[str, dict[str, Any]] = {
 STRATEGIES: dict[str, dict[str, str]] = {
     "in_place": {
         "label": "In-place",
+        "summary": "stop, update and restart the app on each instance",
         "why_not": "in-place replaces the app on running instances, so it needs EC2 instances",
     },
     "rolling": {
-        "label": "Rolling update",
+        "label": "Rolling",
+        "summary": "ECS replaces tasks gradually, rolls back on a failed deployment",
         "why_not": "rolling updates are done by the ECS deployment controller, so they need ECS Fargate",
     },
     "blue_green": {
         "label": "Blue/green",
+        "summary": "start the new version beside the old, then move all traffic at once",
         "why_not": "",
     },
     "canary": {
         "label": "Canary",
+        "summary": "move a slice of traffic, wait, then the rest; roll back on alarm",
         "why_not": "canary shifts traffic between versions, so it needs ECS Fargate or Lambda",
     },
     "linear": {
         "label": "Linear",
+        "summary": "move traffic in equal steps at a fixed interval; roll back on alarm",
         "why_not": "linear shifts traffic between versions, so it needs ECS Fargate or Lambda",
     },
 }
@@ -299,6 +304,13 @@ STRATEGY_LIMITS: dict[str, dict[str, dict[str, float]]] = {
 CODEDEPLOY_MAX_ROLLOUT_MINUTES = 2880
 
 
+# Who shifts the traffic of an ECS blue/green, canary or linear deployment.
+ECS_CONTROLLERS: dict[str, dict[str, str]] = {
+    "codedeploy": {"label": "CodeDeploy (appspec.yaml and a deployment group)"},
+    "ecs": {"label": "Amazon ECS native deployments (recommended by AWS for new services)"},
+}
+
+
 def controller_for(answers: dict[str, Any]) -> str:
     """Who runs the deployment's traffic shifting: 'codedeploy' or 'ecs'."""
     if answers.get("target") == "ecs_fargate" and answers.get("strategy") != "rolling":
@@ -306,12 +318,56 @@ def controller_for(answers: dict[str, Any]) -> str:
     return "codedeploy"
 
 
+# `name` heads the README diagram's source, `title` the pipeline stack's, `label` is the
+# prompt's choice. `revision` is the source action's output variable that names what a run deploys
+# ("Variables reference", CodePipeline user guide: CodeStarSourceConnection and CodeCommit
+# emit CommitId, S3 emits VersionId).
 SOURCE_PROVIDERS: dict[str, dict[str, str]] = {
-    "github": {"name": "GitHub", "label": "GitHub (via AWS CodeConnections)", "kind": "connection", "connection_type": "GitHub"},
-    "gitlab": {"name": "GitLab", "label": "GitLab (via AWS CodeConnections)", "kind": "connection", "connection_type": "GitLab"},
-    "bitbucket": {"name": "Bitbucket", "label": "Bitbucket (via AWS CodeConnections)", "kind": "connection", "connection_type": "Bitbucket"},
-    "codecommit": {"name": "CodeCommit", "label": "AWS CodeCommit", "kind": "codecommit", "connection_type": ""},
-    "s3": {"name": "S3", "label": "Amazon S3 (zip upload)", "kind": "s3", "connection_type": ""},
+    "github": {
+        "name": "GitHub",
+        "title": "GitHub via CodeConnections",
+        "label": "GitHub (AWS CodeConnections)",
+        "kind": "connection",
+        "connection_type": "GitHub",
+        "revision": "CommitId",
+        "revision_noun": "commit",
+    },
+    "gitlab": {
+        "name": "GitLab",
+        "title": "GitLab via CodeConnections",
+        "label": "GitLab (AWS CodeConnections)",
+        "kind": "connection",
+        "connection_type": "GitLab",
+        "revision": "CommitId",
+        "revision_noun": "commit",
+    },
+    "bitbucket": {
+        "name": "Bitbucket",
+        "title": "Bitbucket via CodeConnections",
+        "label": "Bitbucket (AWS CodeConnections)",
+        "kind": "connection",
+        "connection_type": "Bitbucket",
+        "revision": "CommitId",
+        "revision_noun": "commit",
+    },
+    "codecommit": {
+        "name": "CodeCommit",
+        "title": "CodeCommit",
+        "label": "AWS CodeCommit",
+        "kind": "codecommit",
+        "connection_type": "",
+        "revision": "CommitId",
+        "revision_noun": "commit",
+    },
+    "s3": {
+        "name": "S3",
+        "title": "S3",
+        "label": "Amazon S3 (zip upload)",
+        "kind": "s3",
+        "connection_type": "",
+        "revision": "VersionId",
+        "revision_noun": "version",
+    },
 }
 
 
@@ -401,6 +457,29 @@ LOG_RETENTION_DAYS: list[int] = [
 # --------------------------------------------------------------------------
 # Look-ups used by copier.yml and the templates
 # --------------------------------------------------------------------------
+
+
+def choices(question: str, target: str = "") -> dict[str, Any]:
+    """A question's choices for copier.yml, {text shown: value}, from the tables above.
+
+    Strategies the target cannot use stay listed, disabled with the reason (Copier's
+    per-choice `validator`).
+    """
+    if question == "strategy":
+        return {
+            f"{row['label']}: {row['summary']}": {"value": key, "validator": strategy_disabled_reason(target, key)}
+            for key, row in STRATEGIES.items()
+        }
+    if question == "ec2_batch":
+        return {f"{row['label']} ({row['config']})": key for key, row in EC2_BATCHES.items()}
+    table = {
+        "runtime": RUNTIMES,
+        "architecture": ARCHITECTURES,
+        "target": TARGETS,
+        "ecs_controller": ECS_CONTROLLERS,
+        "source_provider": SOURCE_PROVIDERS,
+    }[question]
+    return {row["label"]: key for key, row in table.items()}
 
 
 def runtime_versions(runtime: str) -> list[str]:

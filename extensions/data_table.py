@@ -1,7 +1,7 @@
 """The data table and the answer rules as Jinja globals, for copier.yml and the templates.
 
-`catalog` (the facts of catalog.py) and its look-ups give copier.yml its choices and
-defaults; `check` (the rules of answers.py), `check_strategy_detail` and
+`catalog` (the facts of catalog.py) and its look-ups give copier.yml its choices (text
+and values both from the tables) and defaults; `check` (the rules of answers.py), `check_strategy_detail` and
 `check_linear_rollout` are its validators. The last two read the answers they depend on
 from the context (`@pass_context`), so no validator in copier.yml spells out a dict.
 """
@@ -56,6 +56,7 @@ class DataTableGlobals(Extension):
         super().__init__(environment)
         environment.globals.update(
             catalog=catalog,
+            choices=catalog.choices,
             runtime_versions=catalog.runtime_versions,
             default_runtime_version=catalog.default_runtime_version,
             default_strategy=catalog.default_strategy,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import json
 import os
 import shutil
 import sys
@@ -27,9 +28,17 @@ def questionnaire() -> dict[str, Any]:
     return yaml.safe_load((ROOT / "copier.yml").read_text())
 
 
-def choice_values(question: str) -> list[Any]:
+def choices_of(question: str, **answers: Any) -> dict[str, Any]:
+    """What copier.yml offers for a choice question, {text shown: value or {value, validator}},
+    with its Jinja expression evaluated as Copier does (rendered, then parsed as YAML)."""
     choices = questionnaire()[question]["choices"]
-    return [value["value"] if isinstance(value, dict) else value for value in choices.values()]
+    if isinstance(choices, str):
+        choices = yaml.safe_load(_validator_environment().from_string(choices).render(answers))
+    return choices
+
+
+def choice_values(question: str) -> list[Any]:
+    return [value["value"] if isinstance(value, dict) else value for value in choices_of(question).values()]
 
 
 def strategy_combinations() -> list[tuple[str, str, str, str]]:
@@ -115,7 +124,9 @@ def _validator_environment():
     spec = importlib.util.spec_from_file_location("data_table_for_validators", ROOT / "extensions" / "data_table.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return SandboxedEnvironment(extensions=[module.DataTableGlobals])
+    environment = SandboxedEnvironment(extensions=[module.DataTableGlobals])
+    environment.filters["to_json"] = json.dumps
+    return environment
 
 
 @functools.cache
@@ -130,6 +141,25 @@ def validation_message(question: str, value: Any, **answers: Any) -> str:
     the questionnaire's plain defaults for the other answers, overridden by `answers`."""
     context = {**_plain_defaults(), "service_name": "orders", **answers, question: value}
     return _validator_environment().from_string(questionnaire()[question]["validator"]).render(context).strip()
+
+
+def load_buildspec(render_dir: Path) -> dict[str, Any]:
+    return yaml.safe_load((render_dir / "buildspec.yml").read_text())
+
+
+def as_list(value: Any) -> list[Any]:
+    """A CloudFormation or buildspec value that may be one item or a list, as a list."""
+    return value if isinstance(value, list) else [value]
+
+
+def report(findings: list[str], limit: int = 60) -> str:
+    """Tool findings for an assertion message: the first `limit`, and how many more."""
+    return "\n".join(findings[:limit]) + (f"\n... and {len(findings) - limit} more" if len(findings) > limit else "")
+
+
+def recorded_answers(render_dir: Path) -> dict[str, Any]:
+    """The answers a render recorded in its `.copier-answers.yml`."""
+    return yaml.safe_load((render_dir / ".copier-answers.yml").read_text())
 
 
 def resources_of_type(template: dict[str, Any], type_name: str) -> dict[str, dict[str, Any]]:

@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import sys
 from pathlib import Path
 
 import pexpect
 import pytest
-import yaml
 
-from helpers import catalog
+from helpers import catalog, recorded_answers
 
 DOWN = "\x1b[B"
 BACKSPACE = "\x7f"
-
-
 def _copier() -> str:
     beside = Path(sys.executable).parent / "copier"
     return str(beside) if beside.exists() else shutil.which("copier")
@@ -52,12 +50,14 @@ def test_a_person_answers_meets_a_validator_and_a_disabled_choice(session):
     child.sendline("")
 
     child.expect("Language of the sample app")
+    child.expect(re.escape(catalog.RUNTIMES["java"]["label"]))  # the menu shows the data table's labels
     child.send(DOWN)  # Node.js -> Python
     child.sendline("")
 
     child.expect("Language version")
     child.sendline("")  # newest first
     child.expect("CPU architecture")
+    child.expect(re.escape(catalog.ARCHITECTURES["arm64"]["label"]))
     child.sendline("")
 
     child.expect("Where the service runs")
@@ -87,7 +87,7 @@ def test_a_person_answers_meets_a_validator_and_a_disabled_choice(session):
     child.close()
     assert child.exitstatus == 0, child.before
 
-    answers = yaml.safe_load((destination / ".copier-answers.yml").read_text())
+    answers = recorded_answers(destination)
     assert answers["service_name"] == "orders"
     assert (answers["runtime"], answers["target"], answers["strategy"]) == ("python", "lambda", "canary")
     assert answers["runtime_version"] == catalog.runtime_versions("python")[0]

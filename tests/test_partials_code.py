@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import ROOT, load_service
+from helpers import ROOT, load_service, recorded_answers
 
 PARTIALS = ROOT / "template" / "_partials"
 CODE = sorted(PARTIALS.rglob("*.py"))
@@ -60,11 +60,10 @@ def test_a_stack_inlines_its_hook_with_the_probe_pasted_in(hook, render, ecs_hoo
 @pytest.fixture(scope="module")
 def ecs_hook_renders(matrix_renders):
     """An ECS canary render of the session's matrix for each controller."""
-    import yaml
 
     found = {}
     for render in matrix_renders:
-        answers = yaml.safe_load((render / ".copier-answers.yml").read_text())
+        answers = recorded_answers(render)
         if (answers["target"], answers["strategy"]) == ("ecs_fargate", "canary"):
             found.setdefault(f"ecs-canary-{'native' if answers['ecs_controller'] == 'ecs' else 'codedeploy'}", render)
     assert len(found) == 2, "the matrix renders an ECS canary with each controller"

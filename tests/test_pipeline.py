@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import re
 import subprocess
-from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from gate import tool
-from helpers import answer_rules, catalog, environments_of, load_pipeline, resources_of_type
+from helpers import answer_rules, as_list, catalog, environments_of, load_buildspec, load_pipeline, resources_of_type
 
 SERVICE = "orders"
 CONNECTION_ARN = "arn:aws:codeconnections:us-east-1:123456789012:connection/0a1b2c3d-4e5f-6a7b-8c9d-0e1f2a3b4c5d"
@@ -113,14 +111,6 @@ def render_sets() -> dict[str, dict[str, Any]]:
     return {case: {"service_name": SERVICE, **ANSWER_SETS[case]} for case in CASES}
 
 
-def load_buildspec(render_dir: Path) -> dict[str, Any]:
-    return yaml.safe_load((render_dir / "buildspec.yml").read_text())
-
-
-def as_list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else [value]
-
-
 def role_statements(template: dict[str, Any]):
     """(role logical id, statement) for every inline policy statement of every role."""
     for name, role in resources_of_type(template, "AWS::IAM::Role").items():
@@ -139,10 +129,6 @@ def stage(template: dict[str, Any], name: str) -> dict[str, Any]:
 
 def providers(stage_decl: dict[str, Any]) -> list[str]:
     return [action["ActionTypeId"]["Provider"] for action in stage_decl["Actions"]]
-
-
-def environments(answers: dict[str, Any]) -> list[dict[str, Any]]:
-    return environments_of({"service_name": SERVICE, **answers})
 
 
 def uses_ecs_action(answers: dict[str, Any]) -> bool:
@@ -219,7 +205,7 @@ def test_connection_is_created_unless_one_is_given(renders, case):
 def test_deploy_actions_match_the_target(renders, case):
     answers = ANSWER_SETS[case]
     template = load_pipeline(renders[case])
-    for env in environments(answers):
+    for env in environments_of({"service_name": SERVICE, **answers}):
         actions = stage(template, env["title"])["Actions"]
         if answers["target"] == "ec2":
             (action,) = actions

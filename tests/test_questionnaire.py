@@ -7,13 +7,14 @@ import sys
 from pathlib import Path
 
 import pytest
-import yaml
 
 from helpers import (
+    recorded_answers,
     ROOT,
     answer_rules,
     catalog,
     choice_values,
+    choices_of,
     combo_name,
     invalid_strategy_combinations,
     questionnaire,
@@ -21,10 +22,6 @@ from helpers import (
 )
 
 QUESTIONS = {name: spec for name, spec in questionnaire().items() if not name.startswith("_")}
-
-
-def _answers_file(project_dir):
-    return yaml.safe_load((project_dir / ".copier-answers.yml").read_text())
 
 
 @pytest.mark.parametrize(
@@ -36,10 +33,38 @@ def _answers_file(project_dir):
         ("architecture", catalog.ARCHITECTURES),
         ("ec2_batch", catalog.EC2_BATCHES),
         ("source_provider", catalog.SOURCE_PROVIDERS),
+        ("ecs_controller", catalog.ECS_CONTROLLERS),
     ],
 )
 def test_choices_are_the_data_tables_keys(question, table):
     assert sorted(choice_values(question)) == sorted(table)
+    assert [text for text, value in choices_of(question).items()] == [choice_text(question, key, row) for key, row in table.items()]
+
+
+def choice_text(question, key, row):
+    """The prompt text a choice must show: its table's label (and, for some, one fact more)."""
+    if question == "strategy":
+        return f"{row['label']}: {row['summary']}"
+    if question == "ec2_batch":
+        return f"{row['label']} ({row['config']})"
+    return row["label"]
+
+
+def test_the_readme_names_choices_as_the_prompt_does(suite_renders):
+    """The service README's summary line uses the labels the owner picked from."""
+    for render_dir in suite_renders.values():
+        answers = recorded_answers(render_dir)
+        first_lines = (render_dir / "README.md").read_text().split("\n\n")[2]
+        for question in ("runtime", "target", "architecture"):
+            label = {value: text for text, value in choices_of(question).items()}[answers[question]]
+            assert label in first_lines, (render_dir.name, question, label)
+
+
+def test_strategies_a_target_cannot_use_are_disabled_with_the_reason():
+    for target in choice_values("target"):
+        offered = {spec["value"]: spec["validator"] for spec in choices_of("strategy", target=target).values()}
+        assert [s for s, reason in offered.items() if not reason] == catalog.target_strategies(target)
+        assert all(reason == catalog.STRATEGIES[s]["why_not"] for s, reason in offered.items() if reason)
 
 
 @pytest.mark.parametrize("name", sorted(QUESTIONS))
@@ -72,7 +97,7 @@ def test_every_valid_combination_renders(copie, template_dir, combo):
         template_dir=template_dir,
     )
     assert result.exit_code == 0, result.exception
-    recorded = _answers_file(result.project_dir)
+    recorded = recorded_answers(result.project_dir)
     assert (recorded["runtime"], recorded["runtime_version"], recorded["target"], recorded["strategy"]) == combo
     assert (result.project_dir / "README.md").is_file()
 
@@ -90,7 +115,7 @@ def test_every_invalid_strategy_fails_with_the_reason(copie, template_dir, targe
 def test_defaults_render_the_documented_service(copie, template_dir):
     result = copie.copy(template_dir=template_dir)
     assert result.exit_code == 0, result.exception
-    answers = _answers_file(result.project_dir)
+    answers = recorded_answers(result.project_dir)
     assert (answers["runtime"], answers["target"], answers["strategy"]) == ("nodejs", "ecs_fargate", "blue_green")
     assert answers["runtime_version"] == catalog.runtime_versions("nodejs")[0]
 
@@ -108,7 +133,7 @@ def test_defaults_render_the_documented_service(copie, template_dir):
 def test_conditional_questions_are_asked_only_when_relevant(copie, template_dir, answers, asked, not_asked):
     result = copie.copy(extra_answers=answers, template_dir=template_dir)
     assert result.exit_code == 0, result.exception
-    recorded = set(_answers_file(result.project_dir))
+    recorded = set(recorded_answers(result.project_dir))
     assert asked <= recorded
     assert not (not_asked & recorded)
 
@@ -181,7 +206,7 @@ def test_numeric_answers_are_range_checked(copie, template_dir, question, low, h
 def test_good_answers_are_accepted(copie, template_dir, question, value, extra):
     result = copie.copy(extra_answers={**extra, question: value}, template_dir=template_dir)
     assert result.exit_code == 0, result.exception
-    assert _answers_file(result.project_dir)[question] == value
+    assert recorded_answers(result.project_dir)[question] == value
 
 
 @pytest.mark.parametrize(
@@ -216,7 +241,7 @@ def test_ecs_controller_is_asked_only_for_traffic_shifting_on_ecs(copie, templat
     ]:
         result = copie.copy(extra_answers=answers, template_dir=template_dir)
         assert result.exit_code == 0, result.exception
-        assert ("ecs_controller" in _answers_file(result.project_dir)) is asked, answers
+        assert ("ecs_controller" in recorded_answers(result.project_dir)) is asked, answers
 
 
 @pytest.mark.parametrize(

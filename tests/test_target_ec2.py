@@ -40,7 +40,7 @@ import pytest
 import yaml
 
 from app_probe import free_port
-from helpers import ROOT, answer_rules, catalog, choice_values, environments_of, load_cfn
+from helpers import ROOT, answer_rules, catalog, choice_values, environments_of, load_cfn, report
 
 SECRETS = "DB_PASSWORD=secretsmanager:orders/db,API_KEY=ssm:/orders/api-key"
 EMAIL = "team@example.com"
@@ -88,10 +88,6 @@ def load_yaml(path: Path) -> Any:
 
 def load_stack(project_dir: Path, name: str) -> dict[str, Any]:
     return load_cfn(project_dir / "infra" / name)
-
-
-def environments(case: str) -> list[dict[str, Any]]:
-    return environments_of(answers_of(case))
 
 
 def runtime_row(case: str) -> dict[str, Any]:
@@ -161,39 +157,35 @@ def test_the_data_table_is_consistent_for_ec2():
 # --------------------------------------------------------------------------- the validation gate
 
 
-def _report(findings: list[str]) -> str:
-    return "\n".join(findings[:60])
-
-
 def test_cfn_lint_finds_nothing(gate_run, renders):
     files, findings = gate_run.within("cfn-lint", list(renders.values()))
     assert sum(path.name == "service.yml" for path in files) == len(renders)
-    assert not findings, _report(findings)
+    assert not findings, report(findings)
 
 
 def test_checkov_finds_nothing(gate_run, renders):
     checked, failures = gate_run.within("checkov", list(renders.values()))
     assert len(checked) > 0
-    assert not failures, _report(failures)
+    assert not failures, report(failures)
 
 
 def test_shellcheck_finds_nothing(gate_run, renders):
     scripts, findings = gate_run.within("shellcheck", list(renders.values()))
     expected = sum(len(catalog.EC2_HOOKED_EVENTS[answers_of(case)["strategy"]]) + 1 for case in renders)  # + settings.sh
     assert sum(path.parent.name == catalog.EC2_SCRIPT_DIR for path in scripts) == expected
-    assert not findings, _report(findings)
+    assert not findings, report(findings)
 
 
 def test_yamllint_finds_nothing(gate_run, renders):
     files, findings = gate_run.within("yamllint", list(renders.values()))
     assert sum(path.name in ("appspec.yml", "service.yml") for path in files) == 2 * len(renders)
-    assert not findings, _report(findings)
+    assert not findings, report(findings)
 
 
 def test_appspec_and_buildspec_match_their_schemas(gate_run, renders):
     files, findings = gate_run.within("schemas", list(renders.values()))
     assert sorted(path.name for path in files) == sorted(["appspec.yml", "buildspec.yml"] * len(renders))
-    assert not findings, _report(findings)
+    assert not findings, report(findings)
 
 
 # --------------------------------------------------------------------------- appspec.yml and the bundle
@@ -452,7 +444,7 @@ def test_names_stay_within_aws_limits(renders, case):
               ("AWS::ElasticLoadBalancingV2::LoadBalancer", "Name"): 32, ("AWS::EC2::LaunchTemplate", "LaunchTemplateName"): 128,
               ("AWS::CodeDeploy::Application", "ApplicationName"): 100, ("AWS::CloudWatch::Alarm", "AlarmName"): 255}
     template = load_stack(renders[case], "service.yml")
-    longest = max((env["name"] for env in environments(case)), key=len)
+    longest = max((env["name"] for env in environments_of(answers_of(case))), key=len)
     checked = 0
     for res in template["Resources"].values():
         for (type_name, prop), limit in limits.items():
@@ -467,7 +459,7 @@ def test_names_stay_within_aws_limits(renders, case):
 def test_readme_gives_the_exact_deploy_command_of_each_environment(renders, case):
     answers = answers_of(case)
     readme = (renders[case] / "README.md").read_text()
-    for env in environments(case):
+    for env in environments_of(answers_of(case)):
         command = re.search(
             rf"aws cloudformation deploy \\\n\s+--template-file infra/service.yml \\\n\s+--stack-name {env['stack']} \\\n"
             rf"\s+--capabilities CAPABILITY_NAMED_IAM \\\n\s+--region {answers.get('aws_region', 'us-east-1')} \\\n"

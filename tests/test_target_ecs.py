@@ -25,7 +25,7 @@ import pytest
 import yaml
 
 from app_probe import free_port
-from helpers import answer_rules, catalog, environments_of, load_pipeline, load_service, resources_of_type
+from helpers import answer_rules, catalog, environments_of, load_buildspec, load_pipeline, load_service, resources_of_type
 
 SERVICE = "orders"
 SECRETS = "DB_PASSWORD=secretsmanager:orders/db,API_KEY=ssm:/orders/api-key"
@@ -76,20 +76,12 @@ def uses_codedeploy(case: str) -> bool:
     return CASES[case]["strategy"] != "rolling" and controller(case) == "codedeploy"
 
 
-def environments(case: str) -> list[dict[str, Any]]:
-    return environments_of(answers_of(case))
-
-
 def render_sets() -> dict[str, dict[str, Any]]:
     """This module's answer sets; conftest renders them once with the session's others."""
     return {case: answers_of(case) for case in NAMES}
 
 
 # --------------------------------------------------------------------------- parsing helpers
-
-
-def load_buildspec(render_dir: Path) -> dict[str, Any]:
-    return yaml.safe_load((render_dir / "buildspec.yml").read_text())
 
 
 def deploy_actions(pipeline: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -265,7 +257,7 @@ def test_container_health_check_command_really_checks_health(runtime):
 def test_pipeline_deploys_to_the_names_the_service_stack_creates(renders, case):
     service = load_service(renders[case])
     pipeline = load_pipeline(renders[case])
-    envs = environments(case)
+    envs = environments_of(answers_of(case))
     assert service["Parameters"]["EnvironmentName"]["AllowedValues"] == [env["name"] for env in envs]
     resources = service["Resources"]
     assert resources["Cluster"]["Properties"]["ClusterName"] == {"Ref": "EnvironmentName"}
@@ -363,7 +355,7 @@ def test_codedeploy_files_agree_with_the_stack_and_the_pipeline(renders, case, t
     assert json.loads((out / "imageDetail.json").read_text()) == {"ImageURI": f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/{SERVICE}:0123abc-7"}
     actions = deploy_actions(pipeline)
     hook_name = resources["TestTrafficCheck"]["Properties"]["FunctionName"]
-    for env in environments(case):
+    for env in environments_of(answers_of(case)):
         config = actions[env["title"]]["Configuration"]
         assert actions[env["title"]]["ActionTypeId"]["Provider"] == "CodeDeployToECS"
         assert {config["TaskDefinitionTemplatePath"], config["AppSpecTemplatePath"]} <= set(files)

@@ -18,11 +18,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from copier import run_copy, run_update
 
 from app_probe import free_port
-from helpers import catalog, copy_template, load_pipeline, load_service, resources_of_type
+from helpers import catalog, copy_template, load_pipeline, load_service, recorded_answers, resources_of_type
 from test_target_ecs import (
     ACCOUNT,
     REGION,
@@ -217,7 +216,7 @@ def test_with_codedeploy_none_of_the_native_configuration_appears(renders, case)
     assert not resources_of_type({"Resources": resources}, "AWS::ElasticLoadBalancingV2::ListenerRule")
     assert resources["DeploymentGroup"]["Type"] == "AWS::CodeDeploy::DeploymentGroup"
     assert (render_dir / "appspec.yaml").is_file() and (render_dir / "taskdef.json").is_file()
-    assert "bake_minutes" not in yaml.safe_load((render_dir / ".copier-answers.yml").read_text())
+    assert "bake_minutes" not in recorded_answers(render_dir)
 
 
 @pytest.mark.parametrize("case", list(NATIVE))
@@ -338,7 +337,7 @@ def test_copier_update_switches_a_codedeploy_service_to_the_native_controller(tm
 
     assert not (service / "appspec.yaml").exists()
     assert not (service / "taskdef.json").exists()
-    answers = yaml.safe_load((service / ".copier-answers.yml").read_text())
+    answers = recorded_answers(service)
     assert answers["ecs_controller"] == "ecs"
     assert answers["bake_minutes"] == 10
     props = service_props(service)

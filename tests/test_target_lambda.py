@@ -34,7 +34,7 @@ from samtranslator.parser.parser import Parser
 from samtranslator.translator.translator import Translator
 
 import gate
-from helpers import answer_rules, catalog, choice_values, environments_of, load_pipeline, load_service, render, resources_of_type
+from helpers import answer_rules, as_list, catalog, choice_values, environments_of, load_pipeline, load_service, render, report, resources_of_type
 
 SERVICE = "orders"
 REGION = "us-east-1"
@@ -103,14 +103,6 @@ def render_sets() -> dict[str, dict[str, Any]]:
 # --------------------------------------------------------------------------- helpers
 
 
-def environments(answers: dict[str, Any]) -> list[dict[str, str]]:
-    return environments_of(answers)
-
-
-def as_list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else [value]
-
-
 def expanded(template: dict[str, Any], function_name: str) -> dict[str, Any]:
     """The template as CloudFormation deploys it: the SAM transform applied (locally, by samtranslator)."""
     document = copy.deepcopy(template)
@@ -156,38 +148,34 @@ def test_every_combination_renders_a_sam_service_stack(renders):
         assert not (render_dir / "appspec.yml").exists() and not (render_dir / "appspec.yaml").exists(), case
 
 
-def _report(findings: list[str]) -> str:
-    return "\n".join(findings[:40]) + (f"\n... and {len(findings) - 40} more" if len(findings) > 40 else "")
-
-
 def test_cfn_lint_with_the_sam_transform_finds_nothing(gate_run, renders):
     files, findings = gate_run.within("cfn-lint", list(renders.values()))
     assert len(files) == 2 * len(renders)
-    assert not findings, _report(findings)
+    assert not findings, report(findings)
 
 
 def test_checkov_finds_nothing(gate_run, renders):
     checked, failures = gate_run.within("checkov", list(renders.values()))
     # Each service stack alone has more than 15 resources (function, hooks, roles, alarms, log groups).
     assert len(checked) > 15 * len(renders)
-    assert not failures, _report(failures)
+    assert not failures, report(failures)
 
 
 def test_shellcheck_finds_nothing(gate_run, renders):
     _, findings = gate_run.within("shellcheck", list(renders.values()))
-    assert not findings, _report(findings)
+    assert not findings, report(findings)
 
 
 def test_yamllint_finds_nothing(gate_run, renders):
     files, findings = gate_run.within("yamllint", list(renders.values()))
     assert sum(path.name == "service.yml" for path in files) == len(renders)
-    assert not findings, _report(findings)
+    assert not findings, report(findings)
 
 
 def test_buildspecs_match_their_schema(gate_run, renders):
     files, findings = gate_run.within("schemas", list(renders.values()))
     assert sum(path.name == "buildspec.yml" for path in files) == len(renders)
-    assert not findings, _report(findings)
+    assert not findings, report(findings)
 
 
 @pytest.mark.parametrize("case", CASES)
@@ -283,7 +271,7 @@ def test_the_alias_rolls_back_on_alarms_about_the_new_version(renders, case):
 def test_hooks_are_functions_of_the_stack_that_codedeploy_may_invoke(renders, case):
     answers = COMBOS[case]
     template = load_service(renders[case])
-    for env in environments(answers):
+    for env in environments_of(answers):
         resources = expanded(template, env["name"])["Resources"]
         update = resources["FunctionAlias" + catalog.LAMBDA_ALIAS]["UpdatePolicy"]["CodeDeployLambdaAliasUpdate"]
         hooks = {"PreTraffic": update["BeforeAllowTrafficHook"]["Ref"], "PostTraffic": update["AfterAllowTrafficHook"]["Ref"]}
@@ -385,7 +373,7 @@ def test_names_stay_within_aws_limits_for_the_longest_service_name(template_dir,
               ("AWS::CloudWatch::Alarm", "AlarmName"): 255, ("AWS::CodeDeploy::DeploymentConfig", "DeploymentConfigName"): 100,
               ("AWS::Logs::LogGroup", "LogGroupName"): 512}
     checked = 0
-    for env in environments({"service_name": longest, "staging": True}):
+    for env in environments_of({"service_name": longest, "staging": True}):
         for res in template["Resources"].values():
             for (type_name, prop), limit in limits.items():
                 if res["Type"] == type_name and prop in res["Properties"]:
@@ -418,10 +406,10 @@ def test_the_description_reads_back_unchanged(template_dir, tmp_path, descriptio
 def test_pipeline_passes_each_environment_the_parameters_the_stack_declares(renders, case):
     answers = COMBOS[case]
     parameters = load_service(renders[case])["Parameters"]
-    assert parameters["FunctionName"]["AllowedValues"] == [env["name"] for env in environments(answers)]
+    assert parameters["FunctionName"]["AllowedValues"] == [env["name"] for env in environments_of(answers)]
     stages = {s["Name"]: s for s in load_pipeline(renders[case])["Resources"]["Pipeline"]["Properties"]["Stages"]}
     version_variable = "#{SourceVariables.VersionId}" if answers["source_provider"] == "s3" else "#{SourceVariables.CommitId}"
-    for env in environments(answers):
+    for env in environments_of(answers):
         create, _ = stages[env["title"]]["Actions"]
         config = create["Configuration"]
         assert set(config["Capabilities"].split(",")) == {"CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"}
@@ -473,7 +461,7 @@ def test_deploy_role_may_create_what_the_service_stack_creates_and_no_more(rende
     # CloudFormation looks log groups up with an action that has no resource-level permission; nothing else is on "*".
     assert allowed(statements, "logs:DescribeLogGroups", "*")
     assert [s["Action"] for s in statements if "*" in s["Resource"]] == [["logs:DescribeLogGroups"]]
-    for env in environments(answers):
+    for env in environments_of(answers):
         resources = expanded(template, env["name"])["Resources"]
         names = {"FunctionName": env["name"]}
         for res in resources.values():
@@ -560,7 +548,7 @@ def test_readme_shows_the_traffic_timeline_of_the_strategy(renders, variant):
     assert "PostTraffic" in timeline[-1][1]
     assert "There is no `appspec.yml` in this repository" in readme
     assert "| `infra/service.yml` |" in readme and f"| `{catalog.LAMBDA_HOOK_DIR}/` |" in readme
-    for env in environments(COMBOS[case]):
+    for env in environments_of(COMBOS[case]):
         assert f"stack `{env['stack']}`, function `{env['name']}`" in readme
 
 

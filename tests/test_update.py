@@ -23,9 +23,8 @@ from copier import run_copy, run_update
 from packaging.version import Version
 
 import gate
-from helpers import ROOT, questionnaire
+from helpers import ROOT, questionnaire, recorded_answers
 from history import GIT_ENV, commit_all, git, recorded_releases, release_next
-
 COPIER = str(Path(sys.executable).parent / "copier")
 CONFLICT_MARKER = re.compile(r"^(<<<<<<<|>>>>>>>)( |$)", re.M)
 
@@ -57,10 +56,6 @@ def render_at(template, ref: str, dst: Path, **answers) -> Path:
 
 def update(service: Path, ref: str, **answers) -> None:
     run_update(str(service), data=answers, defaults=True, overwrite=True, unsafe=True, quiet=True, vcs_ref=ref)
-
-
-def answers_of(service: Path) -> dict:
-    return yaml.safe_load((service / ".copier-answers.yml").read_text())
 
 
 def service_files(root: Path) -> dict[str, str]:
@@ -108,7 +103,7 @@ def test_a_service_rendered_at_a_release_updates_to_a_fresh_render_of_the_new_ve
     update(service, released.current)
 
     assert not conflicts(service), "a service nobody edited updates without conflicts"
-    answers = answers_of(service)
+    answers = recorded_answers(service)
     assert answers["_commit"] == released.current
     fresh = fresh_render(released, released.current, answers, tmp_path / "fresh")
     updated, expected = service_files(service), service_files(fresh)
@@ -120,14 +115,14 @@ def test_a_service_rendered_at_a_release_updates_to_a_fresh_render_of_the_new_ve
 @pytest.mark.parametrize("release", [tag for tag in recorded_releases() if Version(tag) < Version("v0.2.0")])
 def test_the_v0_2_0_migrations_run_on_update(released, tmp_path, release):
     service = render_at(released, release, tmp_path / "service", **answers_at(release, "s3"))
-    assert answers_of(service)["repository"] == "reports-drop"
+    assert recorded_answers(service)["repository"] == "reports-drop"
     lambda_service = render_at(released, release, tmp_path / "lambda", **SERVICES["lambda"])
-    assert answers_of(lambda_service)["canary_percent"] == 20.0
+    assert recorded_answers(lambda_service)["canary_percent"] == 20.0
 
     update(service, released.current)
     update(lambda_service, released.current)
 
-    answers = answers_of(service)
+    answers = recorded_answers(service)
     assert answers["source_bucket"] == "reports-drop" and "repository" not in answers
     assert 'S3Bucket: "reports-drop"' in (service / "infra" / "pipeline.yml").read_text()
     recorded = (lambda_service / ".copier-answers.yml").read_text()
@@ -153,7 +148,7 @@ def test_owner_edits_survive_an_update_from_the_first_release(released, tmp_path
     assert "local-notes/" in (service / ".gitignore").read_text()
     assert "# Owner's note: keep the reports for the audit." in (service / "buildspec.yml").read_text()
     assert '"region": "eu"' in (service / "app" / "routes.py").read_text(), "the owner's app is never overwritten"
-    fresh = service_files(fresh_render(released, released.current, answers_of(service), tmp_path / "fresh"))
+    fresh = service_files(fresh_render(released, released.current, recorded_answers(service), tmp_path / "fresh"))
     assert (service / "infra" / "pipeline.yml").read_text() == fresh["infra/pipeline.yml"], "the template's changes arrived"
 
 
@@ -172,8 +167,8 @@ def test_a_data_table_only_release_reaches_an_updated_service(released_copy, tmp
 
     buildspec = (service / "buildspec.yml").read_text()
     assert "/root/.npm/_cacache/**/*" in buildspec and "/root/.npm/**/*" not in buildspec
-    assert answers_of(service)["_commit"] == newer.current
-    fresh = fresh_render(newer, newer.current, answers_of(service), tmp_path / "fresh")
+    assert recorded_answers(service)["_commit"] == newer.current
+    fresh = fresh_render(newer, newer.current, recorded_answers(service), tmp_path / "fresh")
     assert service_files(service) == service_files(fresh)
 
 
@@ -281,9 +276,9 @@ def test_renovates_command_line_updates_a_release(released, tmp_path, release):
     proc = run(cmd, service)
 
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert answers_of(service)["_commit"] == released.current
+    assert recorded_answers(service)["_commit"] == released.current
     assert not conflicts(service)
-    assert answers_of(service)["_src_path"].startswith("git+file://"), "a URL Renovate's copier manager accepts"
+    assert recorded_answers(service)["_src_path"].startswith("git+file://"), "a URL Renovate's copier manager accepts"
 
 
 def quick_start_commands() -> list[str]:
@@ -301,7 +296,7 @@ def test_the_quick_start_records_a_source_that_check_update_and_update_can_use(r
     proc = run(copy.replace("copier", shlex.quote(COPIER), 1), released_copy.path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     service = released_copy.path.parent / "my-service"
-    recorded = answers_of(service)
+    recorded = recorded_answers(service)
     assert recorded["_src_path"] != "." and recorded["_src_path"].startswith(("git+file:///", "https://"))
     assert recorded["_commit"] == released_copy.current
     git(service, "init", "-q", "-b", "main")
@@ -314,7 +309,7 @@ def test_the_quick_start_records_a_source_that_check_update_and_update_can_use(r
 
     proc = run([COPIER, "update", "--trust", "--defaults"], service)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert answers_of(service)["_commit"] == newer.current
+    assert recorded_answers(service)["_commit"] == newer.current
     commit_all(service, "update")
     assert json.loads(run([COPIER, "check-update", "--output-format", "json"], service).stdout)["update_available"] is False
 
@@ -330,7 +325,7 @@ def test_changing_the_target_on_update_replaces_target_files(released, tmp_path)
 
     update(service, released.current, target="ecs_fargate", strategy="rolling")
     commit_all(service, "switch to ECS rolling")
-    recorded = answers_of(service)
+    recorded = recorded_answers(service)
     assert (recorded["target"], recorded["strategy"]) == ("ecs_fargate", "rolling")
     assert "canary_percent" not in recorded
     assert not (service / "hooks").exists(), "the Lambda hook functions are gone"
