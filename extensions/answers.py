@@ -208,6 +208,21 @@ def check_secrets(value: Any) -> str:
     return ""
 
 
+def check_vpc_id(value: Any) -> str:
+    return _check("vpc_id", value, r"vpc-[0-9a-f]{8}([0-9a-f]{9})?", "give a VPC id, vpc- and 8 or 17 hexadecimal digits")
+
+
+def check_subnet_ids(question: str, value: Any) -> str:
+    """Comma-separated subnet ids, in at least two Availability Zones (so at least two ids)."""
+    text = "" if value is None else str(value)
+    ids = [part.strip() for part in text.split(",")]
+    if not all(re.fullmatch(r"subnet-[0-9a-f]{8}([0-9a-f]{9})?", part) for part in ids):
+        return f"{_shown(text)} is not a valid {question}: give subnet ids (subnet- and 8 or 17 hexadecimal digits), separated by commas"
+    if len(set(ids)) < 2:
+        return f"{_shown(text)} is not a valid {question}: give at least two subnets, in different Availability Zones"
+    return ""
+
+
 def derived_names(service_name: str, staging: bool, manual_approval: bool = False) -> dict[str, Any]:
     """AWS names derived from the service name, and the environments the pipeline deploys.
 
@@ -221,6 +236,7 @@ def derived_names(service_name: str, staging: bool, manual_approval: bool = Fals
     for env in environments:
         env["name"] = f"{service_name}{env['suffix']}"
         env["stack"] = f"{service_name}-{env['key']}-service"
+        env["network_stack"] = f"{service_name}-{env['key']}-network"
         env["approval"] = bool(manual_approval) and env["key"] == "prod"
     return {
         "pipeline": f"{service_name}-pipeline",

@@ -318,6 +318,12 @@ def controller_for(answers: dict[str, Any]) -> str:
     return "codedeploy"
 
 
+# Where the load balancer and the tasks or instances run (targets in a VPC: ECS Fargate, EC2).
+NETWORKS: dict[str, dict[str, str]] = {
+    "create": {"label": "Create a VPC for each environment (infra/network.yml, deployed by the pipeline)"},
+    "existing": {"label": "Use an existing VPC (you give its id and subnet ids)"},
+}
+
 # `name` heads the README diagram's source, `title` the pipeline stack's, `label` is the
 # prompt's choice. `revision` is the source action's output variable that names what a run deploys
 # ("Variables reference", CodePipeline user guide: CodeStarSourceConnection and CodeCommit
@@ -477,6 +483,7 @@ def choices(question: str, target: str = "") -> dict[str, Any]:
         "architecture": ARCHITECTURES,
         "target": TARGETS,
         "ecs_controller": ECS_CONTROLLERS,
+        "network": NETWORKS,
         "source_provider": SOURCE_PROVIDERS,
     }[question]
     return {row["label"]: key for key, row in table.items()}

@@ -157,6 +157,33 @@ def report(findings: list[str], limit: int = 60) -> str:
     return "\n".join(findings[:limit]) + (f"\n... and {len(findings) - limit} more" if len(findings) > limit else "")
 
 
+def policy_statements(document: dict[str, Any]) -> list[dict[str, Any]]:
+    """A policy document's statements; a statement written as Fn::If counts with both branches."""
+    statements = []
+    for statement in document["Statement"]:
+        if "Fn::If" in statement:
+            statements += [branch for branch in statement["Fn::If"][1:] if branch != {"Ref": "AWS::NoValue"}]
+        else:
+            statements.append(statement)
+    return statements
+
+
+def handler_permissions(type_name: str, handlers: tuple[str, ...]) -> set[str]:
+    """The IAM permissions CloudFormation's resource handlers of a type need, from the type's registry
+    schema (handlers.<name>.permissions) in the copy cfn-lint ships."""
+    from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
+
+    schema = PROVIDER_SCHEMA_MANAGER.get_resource_schema("us-east-1", type_name).schema
+    return {permission for name in handlers for permission in schema.get("handlers", {}).get(name, {}).get("permissions", [])}
+
+
+def allows(actions: list[str], permission: str) -> bool:
+    """Whether one of the policy's actions (wildcards allowed; IAM compares without case) grants the permission."""
+    import fnmatch
+
+    return any(fnmatch.fnmatchcase(permission.lower(), action.lower()) for action in actions)
+
+
 def recorded_answers(render_dir: Path) -> dict[str, Any]:
     """The answers a render recorded in its `.copier-answers.yml`."""
     return yaml.safe_load((render_dir / ".copier-answers.yml").read_text())

@@ -13,8 +13,8 @@ from helpers import ROOT, catalog
 TEMPLATE = ROOT / "template"
 PARTIALS = TEMPLATE / "_partials"
 SOURCE_MACROS = {
-    "header", "parameters", "conditions", "resources", "permissions", "action", "start", "outputs",
-    "readme_node", "readme_step", "readme_change", "readme_new_change",
+    "header", "parameters", "conditions", "resources", "permissions", "self_update_permissions", "action",
+    "start", "outputs", "readme_node", "readme_step", "readme_change", "readme_new_change",
 }
 
 

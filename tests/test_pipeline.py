@@ -15,7 +15,18 @@ from typing import Any
 import pytest
 
 from gate import tool
-from helpers import answer_rules, as_list, catalog, environments_of, load_buildspec, load_pipeline, resources_of_type
+from helpers import (
+    allows,
+    answer_rules,
+    as_list,
+    catalog,
+    environments_of,
+    handler_permissions,
+    load_buildspec,
+    load_pipeline,
+    policy_statements,
+    resources_of_type,
+)
 
 SERVICE = "orders"
 CONNECTION_ARN = "arn:aws:codeconnections:us-east-1:123456789012:connection/0a1b2c3d-4e5f-6a7b-8c9d-0e1f2a3b4c5d"
@@ -76,6 +87,38 @@ NO_RESOURCE_LEVEL_PERMISSION = {
     "ecs:RegisterTaskDefinition",
     "ecs:ListTasks",
     "logs:DescribeLogGroups",  # CloudFormation calls it for every log group a stack creates
+    "logs:DescribeIndexPolicies",  # CloudFormation reads a log group's policies before it updates it
+    "logs:DescribeResourcePolicies",
+    "kms:ListAliases",  # CloudFormation reads an alias through the list of aliases
+}
+
+# Permissions AWS's resource handlers list for reading and updating a type that SelfUpdateRole
+# does not grant, because the pipeline stack never uses the feature that needs them. A template
+# change that starts using one must grant it (test_self_update_role_grants_what_the_handlers_need).
+UNUSED_HANDLER_PERMISSIONS = {
+    # Inline policies only; a permissions boundary, once set, is not this role's to lift.
+    "AWS::IAM::Role": {"iam:AttachRolePolicy", "iam:DetachRolePolicy", "iam:PutRolePermissionsBoundary",
+                       "iam:DeleteRolePermissionsBoundary"},
+    # The key stays enabled.
+    "AWS::KMS::Key": {"kms:DisableKey", "kms:EnableKey"},
+    # The repository is encrypted with the AWS managed key aws/ecr, which needs no grants.
+    "AWS::ECR::Repository": {"kms:CreateGrant", "kms:RetireGrant"},
+    # No data protection, index or resource policy, deletion protection, delivery or bearer token.
+    "AWS::Logs::LogGroup": {"firehose:TagDeliveryStream", "logs:CreateLogDelivery", "logs:DeleteIndexPolicy",
+                            "logs:DeleteResourcePolicy", "logs:PutBearerTokenAuthentication", "logs:PutDataProtectionPolicy",
+                            "logs:PutIndexPolicy", "logs:PutLogGroupDeletionProtection", "logs:PutResourcePolicy",
+                            "s3:REST.PUT.OBJECT"},
+    # Settings the bucket never has, so never removes; no metadata tables.
+    "AWS::S3::Bucket": {"s3:CreateBucketMetadataTableConfiguration", "s3:DeleteBucketAnalyticsConfiguration",
+                        "s3:DeleteBucketCors", "s3:DeleteBucketEncryption", "s3:DeleteBucketLifecycle",
+                        "s3:DeleteBucketMetadataTableConfiguration", "s3:DeleteBucketMetricsConfiguration",
+                        "s3:DeleteBucketReplication", "s3:DeleteBucketWebsite",
+                        "s3:UpdateBucketMetadataAnnotationTableConfiguration",
+                        "s3:UpdateBucketMetadataInventoryTableConfiguration",
+                        "s3:UpdateBucketMetadataJournalTableConfiguration", "s3tables:CreateNamespace",
+                        "s3tables:CreateTable", "s3tables:CreateTableBucket", "s3tables:GetTable",
+                        "s3tables:GetTableMetadataLocation", "s3tables:PutTableBucketPolicy",
+                        "s3tables:PutTableEncryption", "s3tables:PutTablePolicy", "s3tables:UpdateTableMetadataLocation"},
 }
 
 # Name limits from each resource's CloudFormation reference (and the IAM / CloudFormation quotas).
@@ -112,10 +155,11 @@ def render_sets() -> dict[str, dict[str, Any]]:
 
 
 def role_statements(template: dict[str, Any]):
-    """(role logical id, statement) for every inline policy statement of every role."""
+    """(role logical id, statement) for every inline policy statement of every role, including
+    both branches of a statement written as Fn::If."""
     for name, role in resources_of_type(template, "AWS::IAM::Role").items():
         for policy in role["Properties"].get("Policies", []):
-            for statement in policy["PolicyDocument"]["Statement"]:
+            for statement in policy_statements(policy["PolicyDocument"]):
                 yield name, statement
 
 
@@ -146,11 +190,75 @@ def get_att(logical_id: str, attribute: str = "Arn") -> dict[str, list[str]]:
 @pytest.mark.parametrize("case", CASES)
 def test_stages_follow_the_answers(renders, case):
     answers = ANSWER_SETS[case]
-    expected = ["Source", "Build"]
+    expected = ["Source", "UpdatePipeline", "Build"]
     expected += ["Staging"] if answers["staging"] else []
     expected += ["ApproveProduction"] if answers["manual_approval"] else []
     expected += ["Production"]
     assert [item["Name"] for item in stages(load_pipeline(renders[case]))] == expected
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_the_pipeline_deploys_its_own_definition_before_it_builds(renders, case):
+    template = load_pipeline(renders[case])
+    update = stage(template, "UpdatePipeline")
+    [action] = update["Actions"]
+    assert action["ActionTypeId"] == {"Category": "Deploy", "Owner": "AWS", "Provider": "CloudFormation", "Version": "1"}
+    assert action["Configuration"] == {
+        "ActionMode": "CREATE_UPDATE",
+        "StackName": {"Ref": "AWS::StackName"},  # whatever name the stack was first deployed under
+        "TemplatePath": "SourceOutput::infra/pipeline.yml",
+        "Capabilities": "CAPABILITY_NAMED_IAM",
+        "RoleArn": get_att("SelfUpdateRole"),
+    }
+    assert [artifact["Name"] for artifact in action["InputArtifacts"]] == ["SourceOutput"]
+    # A changed definition starts a run on it; the run that changed it ends.
+    assert template["Resources"]["Pipeline"]["Properties"]["RestartExecutionOnUpdate"] is True
+    # No parameter is passed, so every parameter must keep its value by its Default.
+    assert "ParameterOverrides" not in action["Configuration"] and "TemplateConfiguration" not in action["Configuration"]
+    assert all("Default" in spec for spec in template.get("Parameters", {}).values())
+    # The pipeline role may update this stack only, and pass the role to CloudFormation only.
+    statements = {s["Sid"]: s for role, s in role_statements(template) if role == "PipelineRole"}
+    assert statements["UpdateThisStack"]["Resource"] == {
+        "Fn::Sub": "arn:${AWS::Partition}:cloudformation:${AWS::Region}:${AWS::AccountId}:stack/${AWS::StackName}/*"}
+    assert statements["PassSelfUpdateRole"]["Condition"]["StringEquals"]["iam:PassedToService"] == "cloudformation.amazonaws.com"
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_self_update_role_grants_what_the_resource_handlers_need(renders, case):
+    """CloudFormation reads each resource, then updates it, with the stack's role: the role must grant
+    what AWS's handlers of each type in the stack list for read and update, bar unused features."""
+    template = load_pipeline(renders[case])
+    actions = [action for role, s in role_statements(template) if role == "SelfUpdateRole" and s["Effect"] == "Allow"
+               for action in as_list(s["Action"])]
+    connection = ANSWER_SETS[case]["source_provider"] in {"github", "gitlab", "bitbucket"}
+    missing = {}
+    for type_name in sorted({resource["Type"] for resource in template["Resources"].values()}):
+        needed = handler_permissions(type_name, ("read", "update")) - UNUSED_HANDLER_PERMISSIONS.get(type_name, set())
+        if type_name == "AWS::CodePipeline::Pipeline" and not connection:
+            needed -= {"codestar-connections:PassConnection"}  # only a connection source passes one
+        if lacking := sorted(permission for permission in needed if not allows(actions, permission)):
+            missing[type_name] = lacking
+    assert missing == {}
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_self_update_role_reaches_only_this_stacks_resources(renders, case):
+    template = load_pipeline(renders[case])
+    for _, statement in (item for item in role_statements(template) if item[0] == "SelfUpdateRole"):
+        for resource in as_list(statement["Resource"]):
+            text = str(resource)
+            if resource == "*":
+                continue  # limited to NO_RESOURCE_LEVEL_PERMISSION by test_no_statement_grants_everything
+            assert "Fn::GetAtt" in text or "Ref" in text or f":{SERVICE}" in text or f"/{SERVICE}" in text \
+                or "notificationrule/*" in text, f"{statement['Sid']}: {resource}"
+            assert "iam::${AWS::AccountId}:role/*" not in text
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_templates_the_pipeline_deploys_fit_cloudformations_template_body(renders, case):
+    # "CloudFormation quotas": a template passed in the request body is at most 51,200 bytes.
+    for path in (renders[case] / "infra").glob("*.yml"):
+        assert len(path.read_bytes()) <= 51_200, path.name
 
 
 @pytest.mark.parametrize("case", CASES)
@@ -286,6 +394,7 @@ def test_every_pass_role_names_roles_of_this_service_and_their_service(renders, 
     # Roles of the service stacks (ECS task roles, the Lambda function's roles) are named
     # "<service>-*"; every other role passed is one this stack owns.
     service_roles = f"arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:role/{SERVICE}-*"
+    pipeline_roles = f"arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:role/{SERVICE}-pipeline-*"
     passes = [(role, s) for role, s in role_statements(template) if "iam:PassRole" in as_list(s["Action"])]
     for role, statement in passes:
         assert statement["Effect"] == "Allow"
@@ -294,11 +403,13 @@ def test_every_pass_role_names_roles_of_this_service_and_their_service(renders, 
         for resource in as_list(statement["Resource"]):
             if "Fn::GetAtt" in resource:
                 assert resource["Fn::GetAtt"][0] in own_roles and resource["Fn::GetAtt"][1] == "Arn"
+            elif role == "SelfUpdateRole":
+                assert resource == {"Fn::Sub": pipeline_roles}, f"{role}/{statement['Sid']}: only the stack's own roles"
             else:
                 assert resource == {"Fn::Sub": service_roles}, f"{role}/{statement['Sid']}: {resource}"
-    if ANSWER_SETS[case]["target"] == "lambda":
-        pipeline_passes = [s for role, s in passes if role == "PipelineRole"]
-        assert [s["Resource"] for s in pipeline_passes] == [get_att("DeployRole")]
+    pipeline_passes = [s["Resource"] for role, s in passes if role == "PipelineRole" and "Fn::GetAtt" in s["Resource"]]
+    expected = [get_att("SelfUpdateRole")] + ([get_att("DeployRole")] if ANSWER_SETS[case]["target"] == "lambda" else [])
+    assert pipeline_passes == expected
 
 
 @pytest.mark.parametrize("case", CASES)
@@ -324,6 +435,9 @@ def test_arns_take_the_partition_from_the_stack(renders, case):
     assert "${AWS::Partition}" in text
 
 
+KMS_DATA_ACTIONS = ("kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:ReEncrypt")
+
+
 @pytest.mark.parametrize("case", CASES)
 def test_artifact_key_is_used_only_by_this_stacks_roles(renders, case):
     template = load_pipeline(renders[case])
@@ -338,9 +452,9 @@ def test_artifact_key_is_used_only_by_this_stacks_roles(renders, case):
     key_roles = {
         res["Properties"]["RoleName"]
         for name, res in roles.items()
-        if any(any(a.startswith("kms:") for a in as_list(s["Action"])) for r, s in role_statements(template) if r == name)
+        if any(any(a.startswith(KMS_DATA_ACTIONS) for a in as_list(s["Action"])) for r, s in role_statements(template) if r == name)
     }
-    assert named == key_roles
+    assert named == key_roles, "the roles that encrypt or decrypt with the key, and only they, are its users"
 
 
 @pytest.mark.parametrize("case", CASES)

@@ -173,6 +173,39 @@ def test_bad_answers_are_refused_with_a_clear_message(copie, template_dir, quest
     assert words in message
 
 
+EXISTING_NETWORK = {"target": "ec2", "strategy": "in_place", "network": "existing", "vpc_id": "vpc-0123456789abcdef0",
+                    "public_subnet_ids": "subnet-0123456789abcdef0,subnet-0123456789abcdef1",
+                    "private_subnet_ids": "subnet-0123456789abcdef2,subnet-0123456789abcdef3"}
+
+
+@pytest.mark.parametrize(
+    ("question", "value", "words"),
+    [
+        ("vpc_id", "", "give a VPC id"),
+        ("vpc_id", "vpc-12345", "give a VPC id"),
+        ("public_subnet_ids", "subnet-0123456789abcdef0", "at least two subnets"),
+        ("private_subnet_ids", "subnet-01234567,sg-01234567", "give subnet ids"),
+    ],
+)
+def test_an_existing_network_needs_its_ids(copie, template_dir, question, value, words):
+    result = copie.copy(extra_answers={**EXISTING_NETWORK, question: value}, template_dir=template_dir)
+    assert result.exit_code != 0, f"{question}={value!r} was accepted"
+    message = str(result.exception)
+    assert f"Validation error for question '{question}'" in message and words in message
+
+
+def test_an_existing_network_is_recorded_and_a_created_one_asks_nothing_more(copie, template_dir):
+    result = copie.copy(extra_answers=EXISTING_NETWORK, template_dir=template_dir)
+    assert result.exit_code == 0, result.exception
+    recorded = recorded_answers(result.project_dir)
+    assert {key: recorded[key] for key in EXISTING_NETWORK} == EXISTING_NETWORK
+    result = copie.copy(extra_answers={"target": "ecs_fargate"}, template_dir=template_dir)
+    recorded = recorded_answers(result.project_dir)
+    assert recorded["network"] == "create" and not {"vpc_id", "public_subnet_ids", "private_subnet_ids"} & set(recorded)
+    result = copie.copy(extra_answers={"target": "lambda"}, template_dir=template_dir)
+    assert "network" not in recorded_answers(result.project_dir), "a Lambda function runs outside any VPC"
+
+
 @pytest.mark.parametrize(
     ("question", "low", "high", "extra"),
     [
