@@ -241,6 +241,7 @@ def derived_names(service_name: str, staging: bool, manual_approval: bool = Fals
     return {
         "pipeline": f"{service_name}-pipeline",
         "pipeline_stack": f"{service_name}-pipeline",
+        "deploy_role_stack": f"{service_name}-pipeline-deploy-role",
         "build_project": f"{service_name}-build",
         "environments": environments,
     }

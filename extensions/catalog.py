@@ -318,6 +318,26 @@ def controller_for(answers: dict[str, Any]) -> str:
     return "codedeploy"
 
 
+# What a created network (infra/network.yml) costs per environment in us-east-1, in US dollars:
+# "Amazon VPC pricing" (NAT gateway per hour and per GB processed; public IPv4 addresses per hour)
+# and "Amazon CloudWatch pricing" (logs ingested), checked 2026-12-01 through copies of those
+# pages (AWS's own pages load their prices with scripts). Other regions charge more.
+NETWORK_PRICES: dict[str, Any] = {
+    "checked": "2026-12-01",
+    "region": "us-east-1",
+    "nat_gateway_hour": 0.045,
+    "nat_gateway_gb": 0.045,
+    "public_ipv4_hour": 0.005,
+    "flow_logs_gb": 0.50,
+}
+HOURS_PER_MONTH = 730  # AWS's pricing pages count a month as 730 hours
+
+
+def network_monthly_cost() -> float:
+    """The fixed monthly cost of one created network: its NAT gateway and that gateway's public IPv4 address."""
+    return round((NETWORK_PRICES["nat_gateway_hour"] + NETWORK_PRICES["public_ipv4_hour"]) * HOURS_PER_MONTH, 2)
+
+
 # Where the load balancer and the tasks or instances run (targets in a VPC: ECS Fargate, EC2).
 NETWORKS: dict[str, dict[str, str]] = {
     "create": {"label": "Create a VPC for each environment (infra/network.yml, deployed by the pipeline)"},
@@ -678,6 +698,13 @@ ECS_CIRCUIT_BREAKER_STRATEGIES = ("ROLLING", "BLUE_GREEN")
 
 # Minutes CodeDeploy keeps the old (blue) task set after a successful deployment.
 ECS_CODEDEPLOY_TERMINATION_WAIT_MINUTES = 5
+
+# The image tag a CodeDeploy-controlled service stack starts every environment with: the first
+# image the repository got, pushed once and never moved. CloudFormation cannot change the task
+# definition of a service whose deployment controller is CODE_DEPLOY ("Unable to update task
+# definition on services with a CODE_DEPLOY deployment controller"), so the stack's image must
+# stay the same on every run; CodeDeploy deploys each new image after it.
+ECS_SEED_IMAGE_TAG = "seed"
 
 # The hook functions (test traffic checks) are short Python scripts inline in the
 # stack: they run on the newest Python Lambda runtime the table offers.

@@ -8,8 +8,10 @@ yamllint once over all of them.
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,6 +25,7 @@ from helpers import (
     environments_of,
     handler_permissions,
     load_buildspec,
+    load_cfn,
     load_pipeline,
     policy_statements,
     resources_of_type,
@@ -175,7 +178,7 @@ def providers(stage_decl: dict[str, Any]) -> list[str]:
     return [action["ActionTypeId"]["Provider"] for action in stage_decl["Actions"]]
 
 
-def uses_ecs_action(answers: dict[str, Any]) -> bool:
+def uses_ecs_controller(answers: dict[str, Any]) -> bool:
     return answers["target"] == "ecs_fargate" and (
         answers["strategy"] == "rolling" or answers.get("ecs_controller") == "ecs")
 
@@ -201,7 +204,16 @@ def test_stages_follow_the_answers(renders, case):
 def test_the_pipeline_deploys_its_own_definition_before_it_builds(renders, case):
     template = load_pipeline(renders[case])
     update = stage(template, "UpdatePipeline")
-    [action] = update["Actions"]
+    action, *deploy_role = sorted(update["Actions"], key=lambda a: a["RunOrder"])
+    if ANSWER_SETS[case]["target"] == "lambda":
+        assert deploy_role == [], "Lambda's DeployRole is in the pipeline stack"
+    else:
+        [deploy_role] = deploy_role
+        assert deploy_role["Configuration"] == {
+            "ActionMode": "CREATE_UPDATE", "StackName": f"{SERVICE}-pipeline-deploy-role",
+            "TemplatePath": "SourceOutput::infra/deploy-role.yml", "Capabilities": "CAPABILITY_NAMED_IAM",
+            "RoleArn": get_att("SelfUpdateRole")}
+        assert deploy_role["RunOrder"] > action["RunOrder"], "after the pipeline stack, whose role deploys it"
     assert action["ActionTypeId"] == {"Category": "Deploy", "Owner": "AWS", "Provider": "CloudFormation", "Version": "1"}
     assert action["Configuration"] == {
         "ActionMode": "CREATE_UPDATE",
@@ -218,8 +230,10 @@ def test_the_pipeline_deploys_its_own_definition_before_it_builds(renders, case)
     assert all("Default" in spec for spec in template.get("Parameters", {}).values())
     # The pipeline role may update this stack only, and pass the role to CloudFormation only.
     statements = {s["Sid"]: s for role, s in role_statements(template) if role == "PipelineRole"}
-    assert statements["UpdateThisStack"]["Resource"] == {
-        "Fn::Sub": "arn:${AWS::Partition}:cloudformation:${AWS::Region}:${AWS::AccountId}:stack/${AWS::StackName}/*"}
+    stacks = ["arn:${AWS::Partition}:cloudformation:${AWS::Region}:${AWS::AccountId}:stack/${AWS::StackName}/*"]
+    if ANSWER_SETS[case]["target"] != "lambda":
+        stacks.append(f"arn:${{AWS::Partition}}:cloudformation:${{AWS::Region}}:${{AWS::AccountId}}:stack/{SERVICE}-pipeline-deploy-role/*")
+    assert statements["UpdateThisStack"]["Resource"] == [{"Fn::Sub": arn} for arn in stacks]
     assert statements["PassSelfUpdateRole"]["Condition"]["StringEquals"]["iam:PassedToService"] == "cloudformation.amazonaws.com"
 
 
@@ -309,24 +323,54 @@ def test_connection_is_created_unless_one_is_given(renders, case):
     assert "ConnectionArn" in template["Outputs"]
 
 
+def stack_action(action: dict[str, Any]) -> dict[str, Any]:
+    return {key: action["Configuration"][key] for key in ("ActionMode", "StackName", "TemplatePath")}
+
+
 @pytest.mark.parametrize("case", CASES)
-def test_deploy_actions_match_the_target(renders, case):
+def test_each_environment_deploys_its_stacks_before_its_new_version(renders, case):
     answers = ANSWER_SETS[case]
     template = load_pipeline(renders[case])
     for env in environments_of({"service_name": SERVICE, **answers}):
         actions = stage(template, env["title"])["Actions"]
+        by_name = {action["Name"]: action for action in actions}
+        if answers["target"] == "lambda":
+            create, execute = actions
+            assert providers({"Actions": actions}) == ["CloudFormation", "CloudFormation"]
+            assert create["Configuration"]["ActionMode"] == "CHANGE_SET_REPLACE"
+            assert create["Configuration"]["TemplatePath"] == "BuildOutput::packaged.yml"
+            assert create["Configuration"]["TemplateConfiguration"] == f"SourceOutput::infra/environments/{env['key']}.json"
+            assert create["Configuration"]["RoleArn"] == get_att("DeployRole")
+            assert execute["Configuration"]["ActionMode"] == "CHANGE_SET_EXECUTE"
+            assert create["RunOrder"] < execute["RunOrder"]
+            for action in actions:
+                assert action["Configuration"]["StackName"] == env["stack"]
+            continue
+        expected = (["DeployNetwork"] if answers.get("network", "create") == "create" else []) + ["DeployService"]
+        expected += [] if uses_ecs_controller(answers) else ["Deploy"]
+        assert [action["Name"] for action in sorted(actions, key=lambda a: a["RunOrder"])] == expected
+        assert len({action["RunOrder"] for action in actions}) == len(actions), "one after the other"
+        service = by_name["DeployService"]
+        assert stack_action(service) == {"ActionMode": "CREATE_UPDATE", "StackName": env["stack"],
+                                         "TemplatePath": "SourceOutput::infra/service.yml"}
+        assert service["Configuration"]["TemplateConfiguration"] == f"SourceOutput::infra/environments/{env['key']}.json"
+        assert service["Configuration"]["RoleArn"] == {
+            "Fn::Sub": f"arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:role/{SERVICE}-pipeline-cloudformation"}
+        assert service["Configuration"]["Capabilities"] == "CAPABILITY_NAMED_IAM"
+        if "DeployNetwork" in by_name:
+            network = by_name["DeployNetwork"]
+            assert stack_action(network) == {"ActionMode": "CREATE_UPDATE", "StackName": env["network_stack"],
+                                             "TemplatePath": "SourceOutput::infra/network.yml"}
+            assert network["Namespace"] == f"{env['title']}Network"
+            assert json.loads(network["Configuration"]["ParameterOverrides"]) == {"EnvironmentName": env["name"]}
         if answers["target"] == "ec2":
-            (action,) = actions
-            assert action["ActionTypeId"]["Provider"] == "CodeDeploy"
-            assert action["Configuration"] == {"ApplicationName": env["name"], "DeploymentGroupName": env["name"]}
-        elif uses_ecs_action(answers):
-            (action,) = actions
-            assert action["ActionTypeId"]["Provider"] == "ECS"
-            assert action["Configuration"] == {"ClusterName": env["name"], "ServiceName": env["name"], "FileName": "imagedefinitions.json"}
-        elif answers["target"] == "ecs_fargate":
-            (action,) = actions
-            assert action["ActionTypeId"]["Provider"] == "CodeDeployToECS"
-            assert action["Configuration"] == {
+            deploy = by_name["Deploy"]
+            assert deploy["ActionTypeId"]["Provider"] == "CodeDeploy"
+            assert deploy["Configuration"] == {"ApplicationName": env["name"], "DeploymentGroupName": env["name"]}
+        elif not uses_ecs_controller(answers):
+            deploy = by_name["Deploy"]
+            assert deploy["ActionTypeId"]["Provider"] == "CodeDeployToECS"
+            assert deploy["Configuration"] == {
                 "ApplicationName": env["name"],
                 "DeploymentGroupName": env["name"],
                 "TaskDefinitionTemplateArtifact": "BuildOutput",
@@ -337,16 +381,91 @@ def test_deploy_actions_match_the_target(renders, case):
                 "Image1ArtifactName": "BuildOutput",
                 "Image1ContainerName": "IMAGE1_NAME",
             }
+
+
+def parameter_overrides(action: dict[str, Any]) -> dict[str, str]:
+    """An action's ParameterOverrides as data; a Fn::Sub is read as the text it substitutes into."""
+    value = action["Configuration"].get("ParameterOverrides", "{}")
+    return json.loads(value["Fn::Sub"] if isinstance(value, dict) else value)
+
+
+def template_configuration(render_dir: Path, action: dict[str, Any]) -> dict[str, Any]:
+    artifact, path = action["Configuration"]["TemplateConfiguration"].split("::")
+    assert artifact == "SourceOutput", "the parameter files are in the repository"
+    return json.loads((render_dir / path).read_text())
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_every_parameter_of_a_deployed_stack_gets_a_value(renders, case):
+    """Parsed, not grepped: each stack's parameters without a Default are all given, by the
+    environment's parameter file or the action's overrides, and nothing given is unknown."""
+    answers = ANSWER_SETS[case]
+    render_dir = renders[case]
+    template = load_pipeline(render_dir)
+    service_parameters = load_cfn(render_dir / "infra" / "service.yml")["Parameters"]
+    required = {name for name, spec in service_parameters.items() if "Default" not in spec}
+    for env in environments_of({"service_name": SERVICE, **answers}):
+        actions = {action["Name"]: action for action in stage(template, env["title"])["Actions"]}
+        service = actions["CreateChangeSet" if answers["target"] == "lambda" else "DeployService"]
+        from_file = template_configuration(render_dir, service)["Parameters"]
+        overrides = parameter_overrides(service)
+        given = set(from_file) | set(overrides)
+        assert required <= given, f"{env['key']}: no value for {sorted(required - given)}"
+        assert given <= set(service_parameters), f"{env['key']}: unknown {sorted(given - set(service_parameters))}"
+        assert not set(from_file) & set(overrides), "one place for each value"
+        assert from_file.get("EnvironmentName", from_file.get("FunctionName")) == env["name"]
+        for name, value in overrides.items():
+            if value.startswith("#{"):
+                namespace = value[2:].split(".")[0]
+                assert namespace in {"SourceVariables", "BuildVariables"} | {
+                    a["Namespace"] for a in actions.values() if a["RunOrder"] < service["RunOrder"] and "Namespace" in a
+                }, f"{name} reads {namespace}, which no earlier action sets"
+        if "DeployNetwork" in actions:
+            outputs = load_cfn(render_dir / "infra" / "network.yml")["Outputs"]
+            for name in ("VpcId", "PublicSubnetIds", "PrivateSubnetIds"):
+                assert overrides[name] == f"#{{{env['title']}Network.{name}}}" and name in outputs
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_the_readme_deploys_with_one_command(renders, case):
+    readme = (renders[case] / "README.md").read_text()
+    deploy = readme[readme.index("\n## Deploy\n"):readme.index("\n## Update from the template\n")]
+    assert re.findall(r"aws cloudformation deploy\b", deploy) == ["aws cloudformation deploy"]
+    assert "--template-file infra/pipeline.yml" in deploy and f"--stack-name {SERVICE}-pipeline" in deploy
+    # Nothing to start, create or pass by hand after it.
+    for manual in ("start-pipeline-execution", "--parameter-overrides", "aws ecr describe-images", "vpc-0123"):
+        assert manual not in deploy, manual
+    assert "### Changing the infrastructure" in deploy and "RestartExecutionOnUpdate" in deploy
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_parameter_files_are_template_configurations(renders, case):
+    """CodePipeline's template configuration file: a JSON object whose Parameters map names to strings."""
+    files = sorted((renders[case] / "infra" / "environments").glob("*.json"))
+    environments = environments_of({"service_name": SERVICE, **ANSWER_SETS[case]})
+    assert [path.stem for path in files] == sorted(env["key"] for env in environments)
+    for path in files:
+        document = json.loads(path.read_text())
+        assert set(document) == {"Parameters"}
+        assert all(isinstance(value, str) and value for value in document["Parameters"].values())
+
+
+@pytest.mark.parametrize("case", [case for case in CASES if ANSWER_SETS[case]["target"] == "ecs_fargate"])
+def test_the_ecs_service_stack_gets_the_image_its_controller_allows(renders, case):
+    """CodeDeploy owns a CODE_DEPLOY service's task definitions: its stack keeps the seed image on
+    every run. With the ECS controller the stack owns the image, and updating it is the deployment."""
+    answers = ANSWER_SETS[case]
+    template = load_pipeline(renders[case])
+    build = stage(template, "Build")["Actions"][0]
+    assert build["Namespace"] == "BuildVariables"
+    assert load_buildspec(renders[case])["env"]["exported-variables"] == ["IMAGE_URI"]
+    for env in environments_of({"service_name": SERVICE, **answers}):
+        service = next(a for a in stage(template, env["title"])["Actions"] if a["Name"] == "DeployService")
+        image = parameter_overrides(service)["ImageUri"]
+        if uses_ecs_controller(answers):
+            assert image == "#{BuildVariables.IMAGE_URI}"
         else:
-            create, execute = actions
-            assert providers({"Actions": actions}) == ["CloudFormation", "CloudFormation"]
-            assert create["Configuration"]["ActionMode"] == "CHANGE_SET_REPLACE"
-            assert create["Configuration"]["TemplatePath"] == "BuildOutput::packaged.yml"
-            assert create["Configuration"]["RoleArn"] == get_att("DeployRole")
-            assert execute["Configuration"]["ActionMode"] == "CHANGE_SET_EXECUTE"
-            assert create["RunOrder"] < execute["RunOrder"]
-            for action in actions:
-                assert action["Configuration"]["StackName"] == env["stack"]
+            assert image == "${ImageRepository.RepositoryUri}:" + catalog.ECS_SEED_IMAGE_TAG
 
 
 @pytest.mark.parametrize("case", [case for case in CASES if ANSWER_SETS[case]["manual_approval"]])
@@ -405,11 +524,17 @@ def test_every_pass_role_names_roles_of_this_service_and_their_service(renders, 
                 assert resource["Fn::GetAtt"][0] in own_roles and resource["Fn::GetAtt"][1] == "Arn"
             elif role == "SelfUpdateRole":
                 assert resource == {"Fn::Sub": pipeline_roles}, f"{role}/{statement['Sid']}: only the stack's own roles"
+            elif statement["Sid"] == "PassDeployRole":
+                assert resource["Fn::Sub"].endswith(f"role/{SERVICE}-pipeline-cloudformation")
             else:
                 assert resource == {"Fn::Sub": service_roles}, f"{role}/{statement['Sid']}: {resource}"
-    pipeline_passes = [s["Resource"] for role, s in passes if role == "PipelineRole" and "Fn::GetAtt" in s["Resource"]]
-    expected = [get_att("SelfUpdateRole")] + ([get_att("DeployRole")] if ANSWER_SETS[case]["target"] == "lambda" else [])
-    assert pipeline_passes == expected
+    pipeline_passes = {s["Sid"]: s["Resource"] for role, s in passes if role == "PipelineRole"}
+    assert pipeline_passes["PassSelfUpdateRole"] == get_att("SelfUpdateRole")
+    if ANSWER_SETS[case]["target"] == "lambda":
+        assert pipeline_passes["PassDeployRole"] == get_att("DeployRole")
+    else:  # in the stack of infra/deploy-role.yml
+        assert pipeline_passes["PassDeployRole"] == {
+            "Fn::Sub": f"arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:role/{SERVICE}-pipeline-cloudformation"}
 
 
 @pytest.mark.parametrize("case", CASES)
@@ -542,8 +667,8 @@ def test_buildspec_runs_the_runtime_and_the_targets_packaging(renders, case):
     files = buildspec["artifacts"]["files"]
     if answers["target"] == "ec2":
         assert files == ["appspec.yml", "scripts/**/*", *runtime["bundle_paths"]]
-    elif uses_ecs_action(answers):
-        assert files == ["imagedefinitions.json"]
+    elif uses_ecs_controller(answers):
+        assert files == ["imageDetail.json"]
     elif answers["target"] == "ecs_fargate":
         environments = [env["key"] for env in answer_rules.derived_names(SERVICE, answers["staging"])["environments"]]
         assert sorted(files) == sorted(["imageDetail.json", *(f"taskdef-{key}.json" for key in environments),

@@ -85,9 +85,11 @@ def render_sets() -> dict[str, dict[str, Any]]:
 
 
 def deploy_actions(pipeline: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """Environment title (Staging, Production) -> its deploy action."""
+    """Environment title (Staging, Production) -> the action that ships the new version: the last
+    one of the stage (CodeDeployToECS, or with the ECS controller the service stack's deploy)."""
     stages = pipeline["Resources"]["Pipeline"]["Properties"]["Stages"]
-    return {stage["Name"]: stage["Actions"][0] for stage in stages if stage["Name"] in ("Staging", "Production")}
+    return {stage["Name"]: max(stage["Actions"], key=lambda action: action["RunOrder"])
+            for stage in stages if stage["Name"] in ("Staging", "Production")}
 
 
 def sub_for(value: Any, environment_name: str) -> str:
@@ -271,11 +273,14 @@ def test_pipeline_deploys_to_the_names_the_service_stack_creates(renders, case):
             assert resources["DeploymentGroup"]["Properties"]["DeploymentGroupName"] == {"Ref": "EnvironmentName"}
             assert (config["ApplicationName"], config["DeploymentGroupName"]) == (env["name"], env["name"])
         else:
-            assert (config["ClusterName"], config["ServiceName"]) == (env["name"], env["name"])
-    # The pipeline may pass only the service stack's task roles to ECS.
+            assert config["StackName"] == env["stack"], "the stack update is the deployment"
+    if not uses_codedeploy(case):
+        return
+    # With CodeDeploy the pipeline registers task definitions: it may pass only the service stack's task roles to ECS.
     pass_role = next(
         statement for policy in pipeline["Resources"]["PipelineRole"]["Properties"]["Policies"]
-        for statement in policy["PolicyDocument"]["Statement"] if statement["Action"] == "iam:PassRole")
+        for statement in policy["PolicyDocument"]["Statement"] if statement.get("Sid") == "PassTaskRoles")
+    assert pass_role["Condition"] == {"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}}
     pattern = pass_role["Resource"]["Fn::Sub"].rsplit("role/", 1)[1].replace("*", ".*")
     for env in envs:
         for role in ("ExecutionRole", "TaskRole"):
@@ -323,11 +328,11 @@ def test_rolling_uses_the_ecs_controller_with_circuit_breaker_and_alarm_rollback
     assert not resources_of_type(service, "AWS::CodeDeploy::DeploymentGroup")
     assert len(resources_of_type(service, "AWS::ElasticLoadBalancingV2::TargetGroup")) == 1
     assert not (renders[case] / "appspec.yaml").exists() and not (renders[case] / "taskdef.json").exists()
-    # imagedefinitions.json, as the buildspec writes it, names the container of the task definition.
+    # The stack runs the image it is given: the pipeline passes the one this run built.
+    assert container(service)["Image"] == {"Ref": "ImageUri"}
     out = run_post_build(renders[case], tmp_path / "build")
-    (entry,) = json.loads((out / "imagedefinitions.json").read_text())
-    assert entry == {"name": container(service)["Name"], "imageUri": f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/{SERVICE}:0123abc-7"}
-    assert load_buildspec(renders[case])["artifacts"]["files"] == ["imagedefinitions.json"]
+    assert json.loads((out / "imageDetail.json").read_text()) == {"ImageURI": f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/{SERVICE}:0123abc-7"}
+    assert load_buildspec(renders[case])["artifacts"]["files"] == ["imageDetail.json"]
 
 
 # --------------------------------------------------------------------------- CodeDeploy

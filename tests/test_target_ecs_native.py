@@ -177,30 +177,29 @@ def test_nothing_of_codedeploy_is_rendered(renders, case, tmp_path):
     assert not (render_dir / "taskdef.json").exists()
     assert "CodeDeploy" not in (render_dir / "infra" / "service.yml").read_text()
     buildspec = load_buildspec(render_dir)
-    assert buildspec["artifacts"]["files"] == ["imagedefinitions.json"]
+    assert buildspec["artifacts"]["files"] == ["imageDetail.json"]
     out = run_post_build(render_dir, tmp_path / "build")
-    assert sorted(path.name for path in out.glob("image*.json")) == ["imagedefinitions.json"]
+    assert sorted(path.name for path in out.glob("image*.json")) == ["imageDetail.json"]
 
 
 @pytest.mark.parametrize("case", list(NATIVE))
-def test_the_ecs_action_deploys_the_stack_service_with_the_task_definition_container(renders, case, tmp_path):
+def test_the_stack_update_deploys_the_new_image_to_the_stack_service(renders, case, tmp_path):
+    """No ECS action: the pipeline updates the service stack with the new image, and the new task
+    definition starts the deployment with the service's own strategy."""
     render_dir = renders[case]
     service = load_service(render_dir)
     envs = service["Parameters"]["EnvironmentName"]["AllowedValues"]
     actions = deploy_actions(load_pipeline(render_dir))
-    assert [action["Configuration"]["ClusterName"] for action in actions.values()] == [name for name in envs]
+    assert len(actions) == len(envs)
     for action in actions.values():
-        assert action["ActionTypeId"]["Provider"] == "ECS"
-        assert action["Configuration"]["ServiceName"] == action["Configuration"]["ClusterName"]
-        assert action["Configuration"]["FileName"] == "imagedefinitions.json"
-    assert service["Resources"]["Cluster"]["Properties"]["ClusterName"] == {"Ref": "EnvironmentName"}
-    assert service["Resources"]["Service"]["Properties"]["ServiceName"] == {"Ref": "EnvironmentName"}
-    # imagedefinitions.json as the buildspec's own printf writes it.
+        assert action["ActionTypeId"]["Provider"] == "CloudFormation"
+        assert action["Name"] == "DeployService"
+        assert "#{BuildVariables.IMAGE_URI}" in str(action["Configuration"]["ParameterOverrides"])
+    assert container(service)["Image"] == {"Ref": "ImageUri"}
+    assert container(service)["Name"] == service["Resources"]["Service"]["Properties"]["LoadBalancers"][0]["ContainerName"]
+    assert service["Resources"]["Service"]["Properties"]["TaskDefinition"] == {"Ref": "TaskDefinition"}
     out = run_post_build(render_dir, tmp_path / "build")
-    (entry,) = json.loads((out / "imagedefinitions.json").read_text())
-    assert entry["name"] == container(service)["Name"]
-    assert entry["name"] == service["Resources"]["Service"]["Properties"]["LoadBalancers"][0]["ContainerName"]
-    assert entry["imageUri"] == f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/{SERVICE}:0123abc-7"
+    assert json.loads((out / "imageDetail.json").read_text()) == {"ImageURI": f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/{SERVICE}:0123abc-7"}
 
 
 @pytest.mark.parametrize("case", list(CODEDEPLOY))
@@ -345,5 +344,5 @@ def test_copier_update_switches_a_codedeploy_service_to_the_native_controller(tm
     assert props["DeploymentConfiguration"]["Strategy"] == "CANARY"
     assert props["DeploymentConfiguration"]["BakeTimeInMinutes"] == 10
     assert not [res for res in load_service(service)["Resources"].values() if res["Type"].startswith("AWS::CodeDeploy::")]
-    assert load_buildspec(service)["artifacts"]["files"] == ["imagedefinitions.json"]
-    assert {action["ActionTypeId"]["Provider"] for action in deploy_actions(load_pipeline(service)).values()} == {"ECS"}
+    assert load_buildspec(service)["artifacts"]["files"] == ["imageDetail.json"]
+    assert {action["ActionTypeId"]["Provider"] for action in deploy_actions(load_pipeline(service)).values()} == {"CloudFormation"}

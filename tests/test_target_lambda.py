@@ -414,8 +414,13 @@ def test_pipeline_passes_each_environment_the_parameters_the_stack_declares(rend
         config = create["Configuration"]
         assert set(config["Capabilities"].split(",")) == {"CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"}
         overrides = json.loads(config["ParameterOverrides"])
-        assert overrides == {"FunctionName": env["name"], "AppVersion": version_variable}
-        missing = {name for name, p in parameters.items() if "Default" not in p} - set(overrides)
+        assert overrides == {"AppVersion": version_variable}
+        # The function's name is in the environment's parameter file, which the owner may extend.
+        assert config["TemplateConfiguration"] == f"SourceOutput::infra/environments/{env['key']}.json"
+        from_file = json.loads((renders[case] / "infra" / "environments" / f"{env['key']}.json").read_text())["Parameters"]
+        assert from_file == {"FunctionName": env["name"]}
+        assert [artifact["Name"] for artifact in create["InputArtifacts"]] == ["BuildOutput", "SourceOutput"]
+        missing = {name for name, p in parameters.items() if "Default" not in p} - set(overrides) - set(from_file)
         assert not missing, f"{env['stack']} would be deployed without {missing}"
 
 

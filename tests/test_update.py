@@ -38,6 +38,19 @@ SERVICES = {
 }
 
 
+# The VPC a service rendered before v0.3.0 was deployed into by hand: its owner gives the ids
+# when updating (the v0.3.0 migration records network: existing, and the ids have no default).
+EXISTING_VPC = {"vpc_id": "vpc-0123456789abcdef0", "public_subnet_ids": "subnet-0123456789abcdef0,subnet-0123456789abcdef1",
+                "private_subnet_ids": "subnet-0123456789abcdef2,subnet-0123456789abcdef3"}
+
+
+def network_answers(service: Path) -> dict:
+    """What an owner passes with `copier update --data` to a service that runs in a VPC it already had."""
+    before = recorded_answers(service)
+    in_vpc = before.get("target", "ecs_fargate") != "lambda" and "network" not in before
+    return EXISTING_VPC if in_vpc else {}
+
+
 def answers_at(release: str, kind: str) -> dict:
     """SERVICES[kind] as that release asks it: before v0.2.0 an S3 source's bucket was the
     answer to `repository`."""
@@ -100,7 +113,7 @@ def edit(path: Path, old: str, new: str) -> None:
 def test_a_service_rendered_at_a_release_updates_to_a_fresh_render_of_the_new_version(released, tmp_path, release, kind):
     service = render_at(released, release, tmp_path / "service", **answers_at(release, kind))
 
-    update(service, released.current)
+    update(service, released.current, **network_answers(service))
 
     assert not conflicts(service), "a service nobody edited updates without conflicts"
     answers = recorded_answers(service)
@@ -141,7 +154,7 @@ def test_owner_edits_survive_an_update_from_the_first_release(released, tmp_path
         buildspec.write("# Owner's note: keep the reports for the audit.\n")
     commit_all(service, "owner edits")
 
-    update(service, released.current)
+    update(service, released.current, **network_answers(service))
 
     assert not conflicts(service)
     assert "Page the orders team." in (service / "README.md").read_text()
@@ -267,11 +280,13 @@ def run(cmd: list[str] | str, cwd: Path) -> subprocess.CompletedProcess:
     return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, shell=isinstance(cmd, str))
 
 
+RENOVATE = ["update", "--skip-answered", "--defaults", "--trust", "--answers-file", ".copier-answers.yml", "--vcs-ref"]
+
+
 @pytest.mark.parametrize("release", recorded_releases())
 def test_renovates_command_line_updates_a_release(released, tmp_path, release):
-    service = render_at(released, release, tmp_path / "service", **SERVICES["ecs"])
-    cmd = [COPIER, "update", "--skip-answered", "--defaults", "--trust", "--answers-file", ".copier-answers.yml",
-           "--vcs-ref", released.current]
+    service = render_at(released, release, tmp_path / "service", **SERVICES["lambda"])
+    cmd = [COPIER, *RENOVATE, released.current]
 
     proc = run(cmd, service)
 
@@ -279,6 +294,32 @@ def test_renovates_command_line_updates_a_release(released, tmp_path, release):
     assert recorded_answers(service)["_commit"] == released.current
     assert not conflicts(service)
     assert recorded_answers(service)["_src_path"].startswith("git+file://"), "a URL Renovate's copier manager accepts"
+
+
+@pytest.mark.parametrize("release", recorded_releases())
+def test_a_service_in_its_own_vpc_stops_for_the_vpc_ids_instead_of_moving(released, tmp_path, release):
+    """Before v0.3.0 an ECS or EC2 service ran in a VPC its owner chose. An unattended update must
+    neither move it to a new VPC nor half-update: it stops, naming the question to answer, and
+    the same command with the answers goes through."""
+    service = render_at(released, release, tmp_path / "service", **SERVICES["ecs"])
+
+    proc = run([COPIER, *RENOVATE, released.current], service)
+
+    assert proc.returncode != 0
+    assert "vpc_id" in proc.stderr and "give a VPC id" in proc.stderr, proc.stderr[-2000:]
+    # The migrations ran first and recorded the VPC the service has; no file of the service changed.
+    assert git(service, "status", "--porcelain").split() == ["M", ".copier-answers.yml"]
+    assert recorded_answers(service)["network"] == "existing"
+
+    git(service, "checkout", "--", ".copier-answers.yml")  # the next job starts from the repository as it is
+    proc = run([COPIER, *RENOVATE, released.current, *[arg for key, value in EXISTING_VPC.items()
+                                                       for arg in ("--data", f"{key}={value}")]], service)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    answers = recorded_answers(service)
+    assert answers["network"] == "existing" and answers["vpc_id"] == EXISTING_VPC["vpc_id"]
+    parameters = json.loads((service / "infra" / "environments" / "prod.json").read_text())["Parameters"]
+    assert parameters["VpcId"] == EXISTING_VPC["vpc_id"]
+    assert not (service / "infra" / "network.yml").exists()
 
 
 def quick_start_commands() -> list[str]:
@@ -359,6 +400,20 @@ def test_the_bucket_migration_leaves_other_sources_alone():
     s3 = {"source_provider": "s3", "repository": "orders-drop"}
     assert migrate(s3) is True and s3 == {"source_provider": "s3", "source_bucket": "orders-drop"}
     assert migrate(s3) is False, "running it twice changes nothing"
+
+
+def test_the_network_migration_keeps_vpc_services_in_their_vpc_and_leaves_the_rest():
+    migrate = load_migration("v0_3_0_existing_network").migrate
+    for before, after in [
+        ({"target": "ecs_fargate"}, {"target": "ecs_fargate", "network": "existing"}),
+        ({"target": "ec2"}, {"target": "ec2", "network": "existing"}),
+        ({"target": "lambda"}, {"target": "lambda"}),
+        ({"target": "ec2", "network": "create"}, {"target": "ec2", "network": "create"}),
+    ]:
+        answers = dict(before)
+        assert migrate(answers) == (before != after)
+        assert answers == after
+        assert not migrate(answers), "a second run changes nothing"
 
 
 def test_the_whole_number_migration_keeps_fractions():
