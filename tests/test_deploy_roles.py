@@ -11,6 +11,7 @@ per target, strategy, ECS controller and network choice is rendered once for the
 from __future__ import annotations
 
 import fnmatch
+import functools
 import json
 import re
 from pathlib import Path
@@ -230,8 +231,10 @@ def answers_of(case: str) -> dict[str, Any]:
 # --------------------------------------------------------------------------- helpers
 
 
+@functools.cache
 def service_reference() -> dict[str, Any]:
-    """cfn-lint's copy of the Service Authorization Reference: actions and the resource types they take."""
+    """cfn-lint's copy of the Service Authorization Reference: actions and the resource types they take.
+    Read once per session (a large file, the same for every case); callers only read it."""
     from cfnlint.data import AdditionalSpecs
     from cfnlint.helpers import load_resource
 
