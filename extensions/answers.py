@@ -237,6 +237,8 @@ def derived_names(service_name: str, staging: bool, manual_approval: bool = Fals
         env["name"] = f"{service_name}{env['suffix']}"
         env["stack"] = f"{service_name}-{env['key']}-service"
         env["network_stack"] = f"{service_name}-{env['key']}-network"
+        # The DeployNetwork action's variable namespace: its outputs are #{<namespace>.VpcId} etc.
+        env["network_namespace"] = f"{env['title']}Network"
         env["approval"] = bool(manual_approval) and env["key"] == "prod"
     return {
         "pipeline": f"{service_name}-pipeline",

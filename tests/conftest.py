@@ -50,6 +50,13 @@ def renders(request, suite_renders) -> dict[str, Path]:
     return {name[len(prefix):]: path for name, path in suite_renders.items() if name.startswith(prefix)}
 
 
+@pytest.fixture(scope="module")
+def module_gate(gate_run, renders):
+    """One gate tool's share of this module's renders: module_gate("cfn-lint") -> (files, findings)."""
+    mine = list(renders.values())
+    return lambda tool_name: gate_run.within(tool_name, mine)
+
+
 @pytest.fixture(scope="session")
 def gate_run(suite_renders):
     """cfn-lint, checkov, shellcheck, yamllint and the schemas, each run once over every render."""

@@ -13,6 +13,7 @@ import re
 import shutil
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -67,9 +68,28 @@ def cloudformation_templates(renders: list[Path]) -> list[Path]:
 
 
 def run_cfn_lint(renders: list[Path]) -> tuple[list[Path], list[str]]:
+    """cfn-lint over every template, in one process per core (cfn-lint itself uses one)."""
     files = cloudformation_templates(renders)
     if not files:
         return files, []
+    chunks = balanced_chunks(files, min(len(files), os.cpu_count() or 1))
+    with ThreadPoolExecutor(len(chunks)) as pool:
+        findings = [finding for chunk_findings in pool.map(_cfn_lint, chunks) for finding in chunk_findings]
+    return files, findings
+
+
+def balanced_chunks(files: list[Path], count: int) -> list[list[Path]]:
+    """The files in `count` chunks of about the same total size (cfn-lint's time grows with it)."""
+    chunks: list[list[Path]] = [[] for _ in range(count)]
+    sizes = [0] * count
+    for path in sorted(files, key=lambda path: path.stat().st_size, reverse=True):
+        smallest = sizes.index(min(sizes))
+        chunks[smallest].append(path)
+        sizes[smallest] += path.stat().st_size
+    return [sorted(chunk) for chunk in chunks]
+
+
+def _cfn_lint(files: list[Path]) -> list[str]:
     # Informational findings (I....) are advice, not defects; errors and warnings count.
     proc = subprocess.run(
         [tool("cfn-lint"), "--format", "parseable", "--", *map(str, files)],
@@ -79,7 +99,7 @@ def run_cfn_lint(renders: list[Path]) -> tuple[list[Path], list[str]]:
     findings = [line for line in lines if re.search(r":[EW]\d{4}:", line)]
     if proc.returncode and not lines:
         findings = [f"cfn-lint exited {proc.returncode}: {proc.stderr.strip()}"]
-    return files, findings
+    return findings
 
 
 def run_checkov(renders: list[Path]) -> tuple[list[tuple[str, str]], list[str]]:
@@ -189,7 +209,10 @@ class GateRun:
 
     def __init__(self, renders: list[Path]):
         self.renders = list(renders)
-        self.results = {name: run(self.renders) for name, run in TOOLS.items()}
+        # The tools run side by side: each is one process (cfn-lint one per core) that waits on its own.
+        with ThreadPoolExecutor(len(TOOLS)) as pool:
+            futures = {name: pool.submit(run, self.renders) for name, run in TOOLS.items()}
+        self.results = {name: future.result() for name, future in futures.items()}
 
     def within(self, tool_name: str, renders: list[Path]) -> tuple[list[Any], list[str]]:
         """The files (checkov: (file, resource) pairs) under `renders`, and the findings that name

@@ -526,15 +526,10 @@ def test_deploy_role_renders_without_blank_lines(renders, case):
 # --------------------------------------------------------------------------- the gate
 
 
-@pytest.fixture(scope="module")
-def render_list(renders) -> list[Path]:
-    return [renders[case] for case in NAMES]
-
-
-def test_cfn_lint_checkov_and_yamllint_find_nothing(gate_run, render_list):
-    files, lint = gate_run.within("cfn-lint", render_list)
-    assert sum(path.name == "deploy-role.yml" for path in files) == len(render_list)
-    checked, failures = gate_run.within("checkov", render_list)
-    assert sum(resource == "AWS::IAM::Role.DeployRole" for _, resource in checked) == len(render_list)
-    _, yaml_findings = gate_run.within("yamllint", render_list)
+def test_cfn_lint_checkov_and_yamllint_find_nothing(module_gate, renders):
+    files, lint = module_gate("cfn-lint")
+    assert sum(path.name == "deploy-role.yml" for path in files) == len(renders)
+    checked, failures = module_gate("checkov")
+    assert sum(resource == "AWS::IAM::Role.DeployRole" for _, resource in checked) == len(renders)
+    _, yaml_findings = module_gate("yamllint")
     assert not lint + failures + yaml_findings, "\n".join(lint + failures + yaml_findings)

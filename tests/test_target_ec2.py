@@ -157,33 +157,33 @@ def test_the_data_table_is_consistent_for_ec2():
 # --------------------------------------------------------------------------- the validation gate
 
 
-def test_cfn_lint_finds_nothing(gate_run, renders):
-    files, findings = gate_run.within("cfn-lint", list(renders.values()))
+def test_cfn_lint_finds_nothing(module_gate, renders):
+    files, findings = module_gate("cfn-lint")
     assert sum(path.name == "service.yml" for path in files) == len(renders)
     assert not findings, report(findings)
 
 
-def test_checkov_finds_nothing(gate_run, renders):
-    checked, failures = gate_run.within("checkov", list(renders.values()))
+def test_checkov_finds_nothing(module_gate, renders):
+    checked, failures = module_gate("checkov")
     assert len(checked) > 0
     assert not failures, report(failures)
 
 
-def test_shellcheck_finds_nothing(gate_run, renders):
-    scripts, findings = gate_run.within("shellcheck", list(renders.values()))
+def test_shellcheck_finds_nothing(module_gate, renders):
+    scripts, findings = module_gate("shellcheck")
     expected = sum(len(catalog.EC2_HOOKED_EVENTS[answers_of(case)["strategy"]]) + 1 for case in renders)  # + settings.sh
     assert sum(path.parent.name == catalog.EC2_SCRIPT_DIR for path in scripts) == expected
     assert not findings, report(findings)
 
 
-def test_yamllint_finds_nothing(gate_run, renders):
-    files, findings = gate_run.within("yamllint", list(renders.values()))
+def test_yamllint_finds_nothing(module_gate, renders):
+    files, findings = module_gate("yamllint")
     assert sum(path.name in ("appspec.yml", "service.yml") for path in files) == 2 * len(renders)
     assert not findings, report(findings)
 
 
-def test_appspec_and_buildspec_match_their_schemas(gate_run, renders):
-    files, findings = gate_run.within("schemas", list(renders.values()))
+def test_appspec_and_buildspec_match_their_schemas(module_gate, renders):
+    files, findings = module_gate("schemas")
     assert sorted(path.name for path in files) == sorted(["appspec.yml", "buildspec.yml"] * len(renders))
     assert not findings, report(findings)
 

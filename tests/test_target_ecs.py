@@ -124,32 +124,27 @@ def run_post_build(render_dir: Path, workdir: Path) -> Path:
 # --------------------------------------------------------------------------- the gate
 
 
-@pytest.fixture(scope="module")
-def render_list(renders) -> list[Path]:
-    return [renders[case] for case in NAMES]
-
-
-def test_cfn_lint_finds_nothing(gate_run, render_list):
-    files, findings = gate_run.within("cfn-lint", render_list)
-    assert sum(path.name == "service.yml" for path in files) == len(render_list)
+def test_cfn_lint_finds_nothing(module_gate, renders):
+    files, findings = module_gate("cfn-lint")
+    assert sum(path.name == "service.yml" for path in files) == len(renders)
     assert not findings, "\n".join(findings)
 
 
-def test_checkov_finds_nothing(gate_run, render_list):
-    checked, failures = gate_run.within("checkov", render_list)
-    assert len(checked) > 20 * len(render_list)
+def test_checkov_finds_nothing(module_gate, renders):
+    checked, failures = module_gate("checkov")
+    assert len(checked) > 20 * len(renders)
     assert not failures, "\n".join(failures)
 
 
-def test_shellcheck_and_yamllint_find_nothing(gate_run, render_list):
-    _, shell_findings = gate_run.within("shellcheck", render_list)
-    files, yaml_findings = gate_run.within("yamllint", render_list)
-    assert sum(path.name == "service.yml" for path in files) == len(render_list)
+def test_shellcheck_and_yamllint_find_nothing(module_gate, renders):
+    _, shell_findings = module_gate("shellcheck")
+    files, yaml_findings = module_gate("yamllint")
+    assert sum(path.name == "service.yml" for path in files) == len(renders)
     assert not shell_findings + yaml_findings, "\n".join(shell_findings + yaml_findings)
 
 
-def test_buildspec_and_appspec_match_their_schemas(gate_run, render_list, renders):
-    files, findings = gate_run.within("schemas", render_list)
+def test_buildspec_and_appspec_match_their_schemas(module_gate):
+    files, findings = module_gate("schemas")
     assert sum(path.name == "appspec.yaml" for path in files) == sum(uses_codedeploy(case) for case in NAMES)
     assert not findings, "\n".join(findings)
 

@@ -148,32 +148,32 @@ def test_every_combination_renders_a_sam_service_stack(renders):
         assert not (render_dir / "appspec.yml").exists() and not (render_dir / "appspec.yaml").exists(), case
 
 
-def test_cfn_lint_with_the_sam_transform_finds_nothing(gate_run, renders):
-    files, findings = gate_run.within("cfn-lint", list(renders.values()))
+def test_cfn_lint_with_the_sam_transform_finds_nothing(module_gate, renders):
+    files, findings = module_gate("cfn-lint")
     assert len(files) == 2 * len(renders)
     assert not findings, report(findings)
 
 
-def test_checkov_finds_nothing(gate_run, renders):
-    checked, failures = gate_run.within("checkov", list(renders.values()))
+def test_checkov_finds_nothing(module_gate, renders):
+    checked, failures = module_gate("checkov")
     # Each service stack alone has more than 15 resources (function, hooks, roles, alarms, log groups).
     assert len(checked) > 15 * len(renders)
     assert not failures, report(failures)
 
 
-def test_shellcheck_finds_nothing(gate_run, renders):
-    _, findings = gate_run.within("shellcheck", list(renders.values()))
+def test_shellcheck_finds_nothing(module_gate, renders):
+    _, findings = module_gate("shellcheck")
     assert not findings, report(findings)
 
 
-def test_yamllint_finds_nothing(gate_run, renders):
-    files, findings = gate_run.within("yamllint", list(renders.values()))
+def test_yamllint_finds_nothing(module_gate, renders):
+    files, findings = module_gate("yamllint")
     assert sum(path.name == "service.yml" for path in files) == len(renders)
     assert not findings, report(findings)
 
 
-def test_buildspecs_match_their_schema(gate_run, renders):
-    files, findings = gate_run.within("schemas", list(renders.values()))
+def test_buildspecs_match_their_schema(module_gate, renders):
+    files, findings = module_gate("schemas")
     assert sum(path.name == "buildspec.yml" for path in files) == len(renders)
     assert not findings, report(findings)
 
