@@ -13,6 +13,7 @@ import json
 import signal
 import socket
 import subprocess
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -20,7 +21,7 @@ import xml.etree.ElementTree as ElementTree
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import pytest
 
@@ -215,3 +216,38 @@ def check_api_event_answers(stdout: str, service: str, version: str) -> None:
         (405, "application/json", {"error": "method not allowed"}),
     ]
     assert log_lines == ["GET /health 200", "GET /hello 200", "GET /hello 200", "POST /health 405"]
+
+
+class RawServer:
+    """A TCP server on 127.0.0.1 that answers every connection with `reply` (bytes, then closes),
+    or, when `reply` is None, reads the request and never answers: a broken or hung app."""
+
+    def __init__(self, reply: bytes | None):
+        self.reply = reply
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen()
+        self.port = self.sock.getsockname()[1]
+        self.connections: list[socket.socket] = []
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                connection, _ = self.sock.accept()
+            except OSError:
+                return
+            self.connections.append(connection)
+            connection.recv(65536)
+            if self.reply is not None:
+                connection.sendall(self.reply)
+                connection.close()
+
+    def __enter__(self) -> "RawServer":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.sock.close()
+        for connection in self.connections:
+            connection.close()

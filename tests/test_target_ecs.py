@@ -17,6 +17,7 @@ import shutil
 import subprocess
 import sys
 import threading
+import time
 import types
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,7 @@ from typing import Any
 import pytest
 import yaml
 
-from app_probe import free_port
+from app_probe import RawServer, free_port
 from helpers import answer_rules, catalog, environments_of, load_buildspec, load_pipeline, load_service, resources_of_type
 
 SERVICE = "orders"
@@ -525,6 +526,53 @@ def test_hook_reports_succeeded_once_the_new_tasks_become_healthy(codedeploy_ser
         assert hook.handler(EVENT, None) == "Succeeded"
     assert len(server.paths) == 3
     assert [call["status"] for call in calls] == ["Succeeded"]
+
+
+class LambdaContext:
+    """The part of Lambda's context object the hooks read."""
+
+    def __init__(self, seconds: float):
+        self.deadline = time.monotonic() + seconds
+
+    def get_remaining_time_in_millis(self) -> int:
+        return int((self.deadline - time.monotonic()) * 1000)
+
+
+def test_hook_reports_failed_when_the_answer_is_not_http(codedeploy_service, monkeypatch):
+    with RawServer(b"garbage\r\n\r\n") as server:
+        hook, calls = load_hook(codedeploy_service, monkeypatch, f"http://127.0.0.1:{server.port}/health", attempts=3)
+        assert hook.handler(EVENT, LambdaContext(60)) == "Failed"
+    assert [call["status"] for call in calls] == ["Failed"]
+    assert len(server.connections) == 1, "a broken answer is final: no retries"
+
+
+def test_hook_reports_failed_when_the_check_itself_raises(codedeploy_service, monkeypatch):
+    hook, calls = load_hook(codedeploy_service, monkeypatch, "http://127.0.0.1:1/health")
+    monkeypatch.setattr(hook, "probe", lambda *args, **kwargs: 1 / 0)
+    assert hook.handler(EVENT, LambdaContext(60)) == "Failed"
+    assert [call["status"] for call in calls] == ["Failed"]
+
+
+def test_hook_stops_checking_in_time_to_report(codedeploy_service, monkeypatch):
+    """An app that never answers: the check ends before the invocation's time runs out."""
+    with RawServer(None) as server:
+        hook, calls = load_hook(codedeploy_service, monkeypatch, f"http://127.0.0.1:{server.port}/health", attempts=5)
+        started = time.monotonic()
+        assert hook.handler(EVENT, LambdaContext(hook.REPORT_SECONDS + 2)) == "Failed"
+    assert time.monotonic() - started < 3.5
+    assert [call["status"] for call in calls] == ["Failed"]
+
+
+def test_hook_that_cannot_report_raises_so_lambda_runs_it_again(codedeploy_service, monkeypatch):
+    with _HealthServer(200) as server:
+        hook, calls = load_hook(codedeploy_service, monkeypatch, f"http://127.0.0.1:{server.port}/health")
+
+        def client(name, *args, **kwargs):
+            raise ConnectionError("codedeploy unreachable")
+
+        monkeypatch.setattr(hook.boto3, "client", client)
+        with pytest.raises(ConnectionError):
+            hook.handler(EVENT, LambdaContext(60))
 
 
 def test_hook_fails_when_nothing_answers(codedeploy_service, monkeypatch):

@@ -13,6 +13,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 import types
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ from typing import Any
 import pytest
 from copier import run_copy, run_update
 
-from app_probe import free_port
+from app_probe import RawServer, free_port
 from helpers import catalog, copy_template, load_pipeline, load_service, recorded_answers, resources_of_type
 from test_target_ecs import (
     ACCOUNT,
@@ -293,6 +294,29 @@ def test_ecs_hook_gives_up_after_its_last_attempt(monkeypatch, hook_render):
     assert hook.handler(ecs_event(), None)["hookStatus"] == "IN_PROGRESS"
     assert hook.handler(ecs_event({"attempt": 1}), None)["hookStatus"] == "IN_PROGRESS"
     assert hook.handler(ecs_event({"attempt": 2}), None) == {"hookStatus": "FAILED"}
+
+
+def test_ecs_hook_fails_when_the_answer_is_not_http(hook_render, monkeypatch):
+    with RawServer(b"garbage\r\n\r\n") as server:
+        hook = load_ecs_hook(hook_render, monkeypatch, f"http://127.0.0.1:{server.port}/health", attempts=3)
+        assert hook.handler(ecs_event(), None) == {"hookStatus": "FAILED"}
+
+
+def test_ecs_hook_fails_when_the_event_is_not_understood(hook_render, monkeypatch):
+    hook = load_ecs_hook(hook_render, monkeypatch, "http://127.0.0.1:1/health")
+    assert hook.handler(ecs_event("{not json"), None) == {"hookStatus": "FAILED"}
+
+
+def test_ecs_hook_waits_no_longer_than_its_invocation_may_run(hook_render, monkeypatch):
+    class Context:
+        def get_remaining_time_in_millis(self):
+            return 3000
+
+    with RawServer(None) as server:
+        hook = load_ecs_hook(hook_render, monkeypatch, f"http://127.0.0.1:{server.port}/health", attempts=3)
+        started = time.monotonic()
+        assert hook.handler(ecs_event(), Context())["hookStatus"] == "IN_PROGRESS"
+    assert time.monotonic() - started < 2
 
 
 def test_ecs_hook_settings_in_the_stack_bound_the_wait(renders):

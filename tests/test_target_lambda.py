@@ -21,6 +21,7 @@ import re
 import shlex
 import subprocess
 import sys
+import types
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -628,7 +629,7 @@ def hooks(renders, monkeypatch) -> Iterator[dict[str, Any]]:
     monkeypatch.setenv("ALIAS_ARN", ALIAS_ARN)
     monkeypatch.setenv("EXPECTED_APP_VERSION", "abc123")
     with hook_modules(renders[CASES[0]]) as modules:
-        def no_aws(service: str) -> None:
+        def no_aws(service: str, *args: Any) -> None:
             raise AssertionError(f"a real {service} client was created")
 
         for module in modules.values():
@@ -695,6 +696,31 @@ def test_post_traffic_reports_failed_when_the_alias_is_not_healthy(hooks, lam):
     codedeploy = StubCodeDeploy()
     assert hooks["post_traffic"].handler(EVENT, None, codedeploy=codedeploy, lambda_client=lam) == "Failed"
     assert reported(codedeploy) == ["Failed"]
+
+
+@pytest.mark.parametrize("seconds", [3, 12, 80, 600])
+def test_hook_clients_end_within_the_time_given(renders, monkeypatch, seconds):
+    """Every attempt's connect and read timeouts, and a second of back-off each, fit the time given."""
+    configs = []
+    monkeypatch.setitem(sys.modules, "boto3", types.SimpleNamespace(client=lambda service, config: configs.append(config)))
+    with hook_modules(renders[CASES[0]]) as modules:
+        support = modules["codedeploy_hook"]
+        support.client("lambda", seconds)
+    (config,) = configs
+    attempts = config.retries["total_max_attempts"]
+    assert attempts * (config.connect_timeout + config.read_timeout + 1) <= max(seconds, attempts * 2)
+    assert config.read_timeout <= support.READ_TIMEOUT_SECONDS and config.connect_timeout <= support.CONNECT_TIMEOUT_SECONDS
+
+
+def test_the_check_gets_the_invocations_time_less_what_reporting_needs(hooks):
+    class Context:
+        def get_remaining_time_in_millis(self):
+            return 40_000
+
+    given = []
+    support = hooks["codedeploy_hook"]
+    assert support.run(EVENT, given.append, StubCodeDeploy(), Context()) == "Succeeded"
+    assert given == [40 - support.REPORT_SECONDS]
 
 
 def test_a_hook_that_cannot_report_raises_so_lambda_retries_it(hooks):

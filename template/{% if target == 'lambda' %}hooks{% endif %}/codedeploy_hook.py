@@ -21,11 +21,15 @@ from typing import Any
 LOG = logging.getLogger("codedeploy_hook")
 LOG.setLevel(logging.INFO)
 
-# A hook invokes the function at most MAX_ATTEMPTS times, each within CONNECT_TIMEOUT_SECONDS
-# + READ_TIMEOUT_SECONDS: the hook function's Timeout in infra/service.yml leaves room for that.
+# Each client call ends within the time the invocation has left (minus REPORT_SECONDS for the
+# check, kept back to report its outcome), over at most MAX_ATTEMPTS attempts of at most
+# CONNECT_TIMEOUT_SECONDS + READ_TIMEOUT_SECONDS each.
 CONNECT_TIMEOUT_SECONDS = 5
 READ_TIMEOUT_SECONDS = 30
 MAX_ATTEMPTS = 2
+REPORT_SECONDS = 10
+# Without a Lambda context (a local run), the time a hook may take.
+DEFAULT_SECONDS = 120
 
 USER_AGENT = "codedeploy-hook"
 
@@ -34,14 +38,22 @@ class CheckFailed(Exception):
     """The function answered, but not as a healthy new version answers."""
 
 
-def client(service: str) -> Any:
-    """A boto3 client with the timeouts above (boto3 is part of the Lambda Python runtime)."""
+def seconds_left(context: Any) -> float:
+    """What remains of this invocation."""
+    return context.get_remaining_time_in_millis() / 1000 if context is not None else DEFAULT_SECONDS
+
+
+def client(service: str, seconds: float) -> Any:
+    """A boto3 client (boto3 is part of the Lambda Python runtime) whose calls, retry included,
+    end within `seconds`."""
     import boto3
     from botocore.config import Config
 
+    attempt = max(1.0, seconds / MAX_ATTEMPTS - 1)  # a second of each attempt for the retry's back-off
+    connect = min(CONNECT_TIMEOUT_SECONDS, attempt / 2)
     config = Config(
-        connect_timeout=CONNECT_TIMEOUT_SECONDS,
-        read_timeout=READ_TIMEOUT_SECONDS,
+        connect_timeout=connect,
+        read_timeout=min(READ_TIMEOUT_SECONDS, attempt - connect),
         retries={"mode": "standard", "total_max_attempts": MAX_ATTEMPTS},
     )
     return boto3.client(service, config=config)
@@ -96,18 +108,19 @@ def invoke_health(lambda_client: Any, function_arn: str) -> tuple[str | None, di
     return response.get("ExecutedVersion"), body
 
 
-def run(event: dict[str, Any], check: Callable[[], None], codedeploy: Any = None) -> str:
-    """Run `check` and report its outcome for this hook execution; return the status reported."""
+def run(event: dict[str, Any], check: Callable[[float], None], codedeploy: Any = None, context: Any = None) -> str:
+    """Run `check` (given the seconds it may take) and report its outcome for this hook execution;
+    return the status reported. A report that cannot be sent raises: Lambda then runs the hook again."""
     deployment_id = event["DeploymentId"]
     execution_id = event["LifecycleEventHookExecutionId"]
     try:
-        check()
+        check(seconds_left(context) - REPORT_SECONDS)
         status = "Succeeded"
     except Exception:  # noqa: BLE001 - whatever went wrong, the deployment must fail now, not in an hour
         LOG.exception("deployment %s: the check failed", deployment_id)
         status = "Failed"
     if codedeploy is None:
-        codedeploy = client("codedeploy")
+        codedeploy = client("codedeploy", seconds_left(context) - 1)
     codedeploy.put_lifecycle_event_hook_execution_status(
         deploymentId=deployment_id,
         lifecycleEventHookExecutionId=execution_id,

@@ -17,10 +17,10 @@ from codedeploy_hook import LOG, client, invoke_health, run
 def handler(event: dict[str, Any], context: Any = None, *, codedeploy: Any = None, lambda_client: Any = None) -> str:
     """Lambda entry point "pre_traffic.handler"; the keyword arguments let tests pass stand-in clients."""
 
-    def check() -> None:
+    def check(seconds: float) -> None:
         target = os.environ["TARGET_VERSION_ARN"]
         LOG.info("invoking the new version %s with GET /health", target)
-        _, body = invoke_health(lambda_client or client("lambda"), target)
+        _, body = invoke_health(lambda_client or client("lambda", seconds), target)
         LOG.info("the new version answered %s", body)
 
-    return run(event, check, codedeploy)
+    return run(event, check, codedeploy, context)

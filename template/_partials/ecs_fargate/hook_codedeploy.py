@@ -1,32 +1,61 @@
 """CodeDeploy runs this AfterAllowTestTraffic: the new tasks get the test listener's traffic.
 It asks for /health through the test listener, retrying while the new tasks are not ready,
-and reports Succeeded or Failed; Failed makes CodeDeploy roll the deployment back."""
+and reports Succeeded or Failed; Failed makes CodeDeploy roll the deployment back. Whatever
+goes wrong in the check is reported as Failed at once: CodeDeploy would otherwise wait for
+the hook's timeout. A report that cannot be sent raises, so that Lambda runs the hook again."""
+import http.client
 import os
 import time
 import urllib.error
 import urllib.request
 
 import boto3
+from botocore.config import Config
 
 URL = os.environ["TEST_URL"]
 ATTEMPTS = int(os.environ["ATTEMPTS"])
 RETRY_SECONDS = float(os.environ["RETRY_SECONDS"])
+PROBE_SECONDS = 5
+REPORT_SECONDS = 10  # kept back from the check to report its outcome
 
 
 from hook_probe import probe  # hook-resources.yml.jinja pastes hook_probe.py's function here
 
-def handler(event, context):
-    result = probe(URL)
-    for _ in range(ATTEMPTS - 1):
+def seconds_left(context):
+    return context.get_remaining_time_in_millis() / 1000 if context else 60.0
+
+
+def check(context):
+    result = "not ready"
+    for attempt in range(ATTEMPTS):
+        budget = seconds_left(context) - REPORT_SECONDS
+        if attempt and budget < RETRY_SECONDS + 1:
+            break
+        if attempt:
+            time.sleep(RETRY_SECONDS)
+            budget -= RETRY_SECONDS
+        result = probe(URL, timeout=max(1, min(PROBE_SECONDS, budget)))
         if result != "not ready":
             break
-        time.sleep(RETRY_SECONDS)
-        result = probe(URL)
-    status = "Succeeded" if result == "healthy" else "Failed"
-    print(f"GET {URL}: {result}; deployment {event['DeploymentId']}: {status}")
-    boto3.client("codedeploy").put_lifecycle_event_hook_execution_status(
+    return result
+
+
+def report(event, status, context):
+    seconds = max(2, seconds_left(context) - 1)
+    config = Config(connect_timeout=seconds / 4, read_timeout=seconds / 4, retries={"mode": "standard", "total_max_attempts": 2})
+    boto3.client("codedeploy", config=config).put_lifecycle_event_hook_execution_status(
         deploymentId=event["DeploymentId"],
         lifecycleEventHookExecutionId=event["LifecycleEventHookExecutionId"],
         status=status,
     )
+
+
+def handler(event, context):
+    try:
+        result = check(context)
+    except Exception as error:  # noqa: BLE001 - any failure of the check fails the deployment now
+        result = f"error {error!r}"
+    status = "Succeeded" if result == "healthy" else "Failed"
+    print(f"GET {URL}: {result}; deployment {event['DeploymentId']}: {status}")
+    report(event, status, context)
     return status
