@@ -474,6 +474,15 @@ LAMBDA_LIMITS: dict[str, tuple[int, int]] = {
     "timeout_seconds": (1, 900),
 }
 
+# Where the build writes in the artifact bucket, besides the pipeline's own artifacts: test
+# reports, the dependency cache (targets that cache in S3) and packaged Lambda code. The build
+# role may write under these prefixes only.
+ARTIFACT_BUCKET_PREFIXES = {"test_reports": "test-reports", "build_cache": "build-cache", "lambda_code": "lambda"}
+
+# CodePipeline keeps a pipeline's artifacts under the first 20 characters of its name (an AWS
+# answer on re:Post, "CodePipeline truncates folder names in output artifact S3 bucket").
+PIPELINE_ARTIFACT_FOLDER_LENGTH = 20
+
 # The retention periods CloudWatch Logs accepts ("PutRetentionPolicy", CloudWatch Logs API reference).
 LOG_RETENTION_DAYS: list[int] = [
     1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
