@@ -208,6 +208,24 @@ def check_secrets(value: Any) -> str:
     return ""
 
 
+KMS_KEY_ARN = r"arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[0-9a-f-]{36}"
+
+
+def parse_kms_keys(value: Any) -> list[str]:
+    """'arn:...:key/1,arn:...:key/2' -> the key ARNs."""
+    return [part.strip() for part in str(value or "").split(",") if part.strip()]
+
+
+def check_kms_keys(value: Any) -> str:
+    """Empty, or comma-separated KMS key ARNs (an alias would not match the key in a policy)."""
+    keys = parse_kms_keys(value)
+    bad = [key for key in keys if not re.fullmatch(KMS_KEY_ARN, key)]
+    if bad:
+        return (f"{_shown(bad[0])} is not a valid secrets_kms_keys entry: give key ARNs "
+                "(arn:aws:kms:<region>:<account>:key/<key id>), separated by commas, or nothing")
+    return ""
+
+
 def check_vpc_id(value: Any) -> str:
     return _check("vpc_id", value, r"vpc-[0-9a-f]{8}([0-9a-f]{9})?", "give a VPC id, vpc- and 8 or 17 hexadecimal digits")
 

@@ -474,6 +474,18 @@ LAMBDA_LIMITS: dict[str, tuple[int, int]] = {
     "timeout_seconds": (1, 900),
 }
 
+# The roles an environment's stacks create, named <environment name>-<suffix> (RoleName in
+# infra/service.yml and infra/network.yml). The pipeline's roles may change and pass these
+# exact names only: a name prefix would also cover a service whose name starts with this one's
+# (tests/test_least_privilege.py renders `api` beside `api-gw` and checks that each RoleName is here).
+ECS_TASK_ROLE_SUFFIXES = ["execution", "task"]  # the task definition's roles
+SERVICE_ROLE_SUFFIXES: dict[str, list[str]] = {
+    "ecs_fargate": [*ECS_TASK_ROLE_SUFFIXES, "load-balancers", "codedeploy", "test-traffic-check", "invoke-check"],
+    "ec2": ["instance", "codedeploy", "deployment-group"],
+    "lambda": ["function", "codedeploy", "pre-traffic-hook", "post-traffic-hook"],
+}
+NETWORK_ROLE_SUFFIXES = ["flow-logs"]  # infra/network.yml's, when the pipeline creates the network
+
 # Where the build writes in the artifact bucket, besides the pipeline's own artifacts: test
 # reports, the dependency cache (targets that cache in S3) and packaged Lambda code. The build
 # role may write under these prefixes only.
@@ -579,7 +591,7 @@ def deployment_config(answers: dict[str, Any]) -> dict[str, Any]:
     target, strategy = answers["target"], answers["strategy"]
     platform = TARGETS[target]["compute_platform"]
     controller = controller_for(answers)
-    result = {"platform": platform, "controller": controller, "predefined": None, "custom": None, "ecs_native": None,
+    result = {"platform": platform, "controller": controller, "predefined": None, "custom": None, "custom_name": None, "ecs_native": None,
               "ecs_appspec": target == "ecs_fargate" and strategy != "rolling" and controller == "codedeploy"}
     if target == "ec2":
         result["predefined"] = EC2_BATCHES[answers.get("ec2_batch") or "all"]["config"]
@@ -591,7 +603,18 @@ def deployment_config(answers: dict[str, Any]) -> dict[str, Any]:
         percent = answers.get(f"{strategy}_percent") or 10
         minutes = answers.get(f"{strategy}_minutes") or 1
         result.update(traffic_config(platform, strategy, percent, minutes))
+        if result["custom"]:
+            result["custom_name"] = custom_config_name(result["custom"])
     return result
+
+
+def custom_config_name(custom: dict[str, Any]) -> str:
+    """The name part of a custom traffic-shifting configuration, e.g. Canary15Percent10Minutes."""
+    if custom["Type"] == "TimeBasedCanary":
+        canary = custom["TimeBasedCanary"]
+        return f"Canary{canary['CanaryPercentage']}Percent{canary['CanaryInterval']}Minutes"
+    linear = custom["TimeBasedLinear"]
+    return f"Linear{linear['LinearPercentage']}PercentEvery{linear['LinearInterval']}Minutes"
 
 
 def ecs_native_config(answers: dict[str, Any]) -> dict[str, Any]:

@@ -22,6 +22,7 @@ def service_values(context: dict[str, Any], catalog, answers) -> dict[str, Any]:
         "deploy": {**catalog.deployment_config(context), "summary": catalog.describe_deployment(context)},
         "names": answers.derived_names(context["service_name"], bool(context.get("staging")), bool(context.get("manual_approval"))),
         "secret_list": answers.parse_secrets(context.get("secrets")),
+        "secret_keys": answers.parse_kms_keys(context.get("secrets_kms_keys")) if context.get("secrets") else [],
         "source": catalog.SOURCE_PROVIDERS[context["source_provider"]],
     }
 
@@ -70,5 +71,6 @@ _ANSWER_KEYS = (
     "staging",
     "manual_approval",
     "secrets",
+    "secrets_kms_keys",
     "source_provider",
 )

@@ -197,3 +197,12 @@ def resources_of_type(template: dict[str, Any], type_name: str) -> dict[str, dic
 def environments_of(answers: dict[str, Any]) -> list[dict[str, Any]]:
     """names.environments for these answers (service_name, staging, manual_approval), as the templates see it."""
     return answer_rules.derived_names(answers["service_name"], bool(answers.get("staging")), bool(answers.get("manual_approval")))["environments"]
+
+
+def deploy_policies(render_dir: Path) -> list[dict[str, Any]]:
+    """DeployRole's policy documents: its inline ones and the managed ones attached to it."""
+    resources = load_cfn(render_dir / "infra" / "deploy-role.yml")["Resources"]
+    inline = [policy["PolicyDocument"] for policy in resources["DeployRole"]["Properties"]["Policies"]]
+    managed = [resource["Properties"]["PolicyDocument"] for resource in resources.values()
+               if resource["Type"] == "AWS::IAM::ManagedPolicy" and {"Ref": "DeployRole"} in resource["Properties"]["Roles"]]
+    return inline + managed

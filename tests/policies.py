@@ -10,6 +10,7 @@ names the stack and the logical id. Fn::If keeps both branches (as separate poli
 from __future__ import annotations
 
 import fnmatch
+import hashlib
 import itertools
 import json
 import re
@@ -23,6 +24,15 @@ REGION = "eu-west-1"
 PARTITION = "aws"
 
 POLICY_TYPES = ("AWS::IAM::ManagedPolicy", "AWS::IAM::Policy")
+
+# Types whose unnamed resources get a generated id or name that policies cannot foresee (EC2's
+# ids; a target group's name is cut from the stack's and a random suffix).
+GENERATED_IDS = ("AWS::EC2::", "AWS::ElasticLoadBalancingV2::TargetGroup")
+
+# Types whose Ref is their ARN.
+REF_IS_ARN = {"AWS::IAM::ManagedPolicy", "AWS::SNS::Topic", "AWS::ElasticLoadBalancingV2::LoadBalancer",
+              "AWS::ElasticLoadBalancingV2::TargetGroup", "AWS::ElasticLoadBalancingV2::Listener",
+              "AWS::ElasticLoadBalancingV2::ListenerRule"}
 
 
 def stacks_of(render_dir: Path) -> dict[str, dict[str, Any]]:
@@ -86,15 +96,37 @@ class Resolver:
             return str(self.parameters[name])
         if name in parameters:
             default = parameters[name].get("Default", f"param-{name}")
+            if default == "" and ":connection/" in parameters[name].get("AllowedPattern", ""):
+                return f"arn:{PARTITION}:codeconnections:{REGION}:{ACCOUNT}:connection/{'0' * 8}-{'0' * 4}-{'0' * 4}-{'0' * 4}-{'0' * 12}"
             return ",".join(default) if isinstance(default, list) else str(default)
-        resource = self.template.get("Resources", {}).get(name, {})
-        return physical_name(resource, f"{self.stack_name}-{name}")
+        resources = self.template.get("Resources", {})
+        if name not in resources and name.endswith(".Version") and name[: -len(".Version")] in resources:
+            return self.get_att(name[: -len(".Version")], "Arn") + ":1"  # SAM: the function's latest version
+        if resources.get(name, {}).get("Type") in REF_IS_ARN:
+            return self.get_att(name, "Arn")
+        properties = resources.get(name, {}).get("Properties", {})
+        for key in NAME_PROPERTIES:
+            if key in properties and not isinstance(properties[key], list):
+                return str(self(properties[key]))
+        if self.template.get("Resources", {}).get(name, {}).get("Type", "").startswith(GENERATED_IDS):
+            return f"id-{hashlib.sha1(f'{self.stack_name}/{name}'.encode()).hexdigest()[:17]}"  # EC2 names by id
+        return f"{self.stack_name}-{name}"  # CloudFormation names it after the stack and the logical id
 
     def get_att(self, name: str, attribute: str) -> str:
         resource = self.template.get("Resources", {}).get(name, {})
-        if attribute in ("Arn", "ConnectionArn"):
-            return resource_arn(resource, self.ref(name) or name)
+        if attribute in ("Arn", "ConnectionArn", "TargetGroupArn", "ListenerArn", "RuleArn", "LoadBalancerArn"):
+            return resource_arn(resource, self._name(name))
         return f"{self.stack_name}-{name}-{attribute}"
+
+    def _name(self, name: str) -> str:
+        """The resource's name, for its ARN."""
+        properties = self.template.get("Resources", {}).get(name, {}).get("Properties", {})
+        for key in NAME_PROPERTIES:
+            if key in properties and not isinstance(properties[key], list):
+                return str(self(properties[key]))
+        if self.template.get("Resources", {}).get(name, {}).get("Type", "").startswith(GENERATED_IDS):
+            return f"id-{hashlib.sha1(f'{self.stack_name}/{name}'.encode()).hexdigest()[:17]}"
+        return f"{self.stack_name}-{name}"
 
     def condition(self, name: str) -> bool:
         return self.choices.get(name, True)
@@ -135,15 +167,10 @@ class Resolver:
         return str(self.ref(name))
 
 
-def physical_name(resource: dict[str, Any], fallback: str) -> str:
-    """What Ref returns for a resource: its name property when it has one."""
-    properties = resource.get("Properties", {})
-    for key in ("RoleName", "FunctionName", "LogGroupName", "AlarmName", "Name", "BucketName", "RepositoryName",
-                "TopicName", "DeploymentConfigName", "ApplicationName", "ManagedPolicyName", "ProjectName",
-                "ClusterName", "ConnectionName"):
-        if isinstance(properties.get(key), str):
-            return properties[key]
-    return fallback
+# The properties that name a resource: what Ref returns (and its ARN ends with) when one is set.
+NAME_PROPERTIES = ("RoleName", "FunctionName", "LogGroupName", "AlarmName", "BucketName", "RepositoryName", "TopicName",
+                   "DeploymentConfigName", "ApplicationName", "ManagedPolicyName", "ProjectName", "ClusterName",
+                   "ConnectionName", "Name")
 
 
 def resource_arn(resource: dict[str, Any], name: str) -> str:
@@ -165,6 +192,10 @@ def resource_arn(resource: dict[str, Any], name: str) -> str:
         "AWS::SNS::Topic": lambda: f"{prefix}:sns:{REGION}:{ACCOUNT}:{name}",
         "AWS::CodeConnections::Connection": lambda: f"{prefix}:codeconnections:{REGION}:{ACCOUNT}:connection/{name}",
         "AWS::CloudWatch::Alarm": lambda: f"{prefix}:cloudwatch:{REGION}:{ACCOUNT}:alarm:{name}",
+        "AWS::ElasticLoadBalancingV2::LoadBalancer": lambda: f"{prefix}:elasticloadbalancing:{REGION}:{ACCOUNT}:loadbalancer/app/{name}/0123",
+        "AWS::ElasticLoadBalancingV2::TargetGroup": lambda: f"{prefix}:elasticloadbalancing:{REGION}:{ACCOUNT}:targetgroup/{name}/0123",
+        "AWS::ElasticLoadBalancingV2::Listener": lambda: f"{prefix}:elasticloadbalancing:{REGION}:{ACCOUNT}:listener/app/lb/0123/{name}",
+        "AWS::ElasticLoadBalancingV2::ListenerRule": lambda: f"{prefix}:elasticloadbalancing:{REGION}:{ACCOUNT}:listener-rule/app/lb/0123/4567/{name}",
     }
     return arns.get(kind, lambda: f"{prefix}:unknown:{REGION}:{ACCOUNT}:{kind}/{name}")()
 

@@ -23,6 +23,7 @@ from helpers import (
     allows,
     answer_rules,
     as_list,
+    deploy_policies,
     environments_of,
     handler_permissions,
     load_cfn,
@@ -271,7 +272,7 @@ def deploy_role(render_dir: Path) -> dict[str, Any]:
 
 
 def deploy_statements(render_dir: Path) -> list[dict[str, Any]]:
-    return [statement for policy in deploy_role(render_dir)["Policies"] for statement in policy_statements(policy["PolicyDocument"])]
+    return [statement for document in deploy_policies(render_dir) for statement in policy_statements(document)]
 
 
 def allowed_actions(statements: list[dict[str, Any]]) -> list[str]:

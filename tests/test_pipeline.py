@@ -204,16 +204,12 @@ def test_stages_follow_the_answers(renders, case):
 def test_the_pipeline_deploys_its_own_definition_before_it_builds(renders, case):
     template = load_pipeline(renders[case])
     update = stage(template, "UpdatePipeline")
-    action, *deploy_role = sorted(update["Actions"], key=lambda a: a["RunOrder"])
-    if ANSWER_SETS[case]["target"] == "lambda":
-        assert deploy_role == [], "Lambda's DeployRole is in the pipeline stack"
-    else:
-        [deploy_role] = deploy_role
-        assert deploy_role["Configuration"] == {
-            "ActionMode": "CREATE_UPDATE", "StackName": f"{SERVICE}-pipeline-deploy-role",
-            "TemplatePath": "SourceOutput::infra/deploy-role.yml", "Capabilities": "CAPABILITY_NAMED_IAM",
-            "RoleArn": get_att("SelfUpdateRole")}
-        assert deploy_role["RunOrder"] > action["RunOrder"], "after the pipeline stack, whose role deploys it"
+    action, deploy_role = sorted(update["Actions"], key=lambda a: a["RunOrder"])
+    assert deploy_role["Configuration"] == {
+        "ActionMode": "CREATE_UPDATE", "StackName": f"{SERVICE}-pipeline-deploy-role",
+        "TemplatePath": "SourceOutput::infra/deploy-role.yml", "Capabilities": "CAPABILITY_NAMED_IAM",
+        "RoleArn": get_att("SelfUpdateRole")}
+    assert deploy_role["RunOrder"] > action["RunOrder"], "after the pipeline stack, whose role deploys it"
     assert action["ActionTypeId"] == {"Category": "Deploy", "Owner": "AWS", "Provider": "CloudFormation", "Version": "1"}
     assert action["Configuration"] == {
         "ActionMode": "CREATE_UPDATE",
@@ -230,9 +226,8 @@ def test_the_pipeline_deploys_its_own_definition_before_it_builds(renders, case)
     assert all("Default" in spec for spec in template.get("Parameters", {}).values())
     # The pipeline role may update this stack only, and pass the role to CloudFormation only.
     statements = {s["Sid"]: s for role, s in role_statements(template) if role == "PipelineRole"}
-    stacks = ["arn:${AWS::Partition}:cloudformation:${AWS::Region}:${AWS::AccountId}:stack/${AWS::StackName}/*"]
-    if ANSWER_SETS[case]["target"] != "lambda":
-        stacks.append(f"arn:${{AWS::Partition}}:cloudformation:${{AWS::Region}}:${{AWS::AccountId}}:stack/{SERVICE}-pipeline-deploy-role/*")
+    stacks = ["arn:${AWS::Partition}:cloudformation:${AWS::Region}:${AWS::AccountId}:stack/${AWS::StackName}/*",
+              f"arn:${{AWS::Partition}}:cloudformation:${{AWS::Region}}:${{AWS::AccountId}}:stack/{SERVICE}-pipeline-deploy-role/*"]
     assert statements["UpdateThisStack"]["Resource"] == [{"Fn::Sub": arn} for arn in stacks]
     assert statements["PassSelfUpdateRole"]["Condition"]["StringEquals"]["iam:PassedToService"] == "cloudformation.amazonaws.com"
 
@@ -340,7 +335,8 @@ def test_each_environment_deploys_its_stacks_before_its_new_version(renders, cas
             assert create["Configuration"]["ActionMode"] == "CHANGE_SET_REPLACE"
             assert create["Configuration"]["TemplatePath"] == "BuildOutput::packaged.yml"
             assert create["Configuration"]["TemplateConfiguration"] == f"SourceOutput::infra/environments/{env['key']}.json"
-            assert create["Configuration"]["RoleArn"] == get_att("DeployRole")
+            assert create["Configuration"]["RoleArn"] == {
+                "Fn::Sub": f"arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:role/{SERVICE}-pipeline-cloudformation"}
             assert execute["Configuration"]["ActionMode"] == "CHANGE_SET_EXECUTE"
             assert create["RunOrder"] < execute["RunOrder"]
             for action in actions:
@@ -510,10 +506,12 @@ def test_notifications_exist_only_with_an_email(renders, case):
 def test_every_pass_role_names_roles_of_this_service_and_their_service(renders, case):
     template = load_pipeline(renders[case])
     own_roles = set(resources_of_type(template, "AWS::IAM::Role"))
-    # Roles of the service stacks (ECS task roles, the Lambda function's roles) are named
-    # "<service>-*"; every other role passed is one this stack owns.
-    service_roles = f"arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:role/{SERVICE}-*"
-    pipeline_roles = f"arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:role/{SERVICE}-pipeline-*"
+    # Roles of the service stacks (ECS task roles) are named <environment>-<suffix>
+    # (catalog.SERVICE_ROLE_SUFFIXES); the pipeline's own are named <service>-pipeline-<suffix>.
+    environments = environments_of({"service_name": SERVICE, **ANSWER_SETS[case]})
+    service_roles = {f"arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:role/{env['name']}-{suffix}"
+                     for env in environments for suffix in catalog.SERVICE_ROLE_SUFFIXES[ANSWER_SETS[case]["target"]]}
+    pipeline_role = re.compile(rf"arn:\$\{{AWS::Partition\}}:iam::\$\{{AWS::AccountId\}}:role/{SERVICE}-pipeline-[a-z-]+")
     passes = [(role, s) for role, s in role_statements(template) if "iam:PassRole" in as_list(s["Action"])]
     for role, statement in passes:
         assert statement["Effect"] == "Allow"
@@ -523,18 +521,16 @@ def test_every_pass_role_names_roles_of_this_service_and_their_service(renders, 
             if "Fn::GetAtt" in resource:
                 assert resource["Fn::GetAtt"][0] in own_roles and resource["Fn::GetAtt"][1] == "Arn"
             elif role == "SelfUpdateRole":
-                assert resource == {"Fn::Sub": pipeline_roles}, f"{role}/{statement['Sid']}: only the stack's own roles"
+                assert pipeline_role.fullmatch(resource["Fn::Sub"]), f"{role}/{statement['Sid']}: only the stack's own roles"
             elif statement["Sid"] == "PassDeployRole":
                 assert resource["Fn::Sub"].endswith(f"role/{SERVICE}-pipeline-cloudformation")
             else:
-                assert resource == {"Fn::Sub": service_roles}, f"{role}/{statement['Sid']}: {resource}"
+                assert resource["Fn::Sub"] in service_roles, f"{role}/{statement['Sid']}: {resource}"
     pipeline_passes = {s["Sid"]: s["Resource"] for role, s in passes if role == "PipelineRole"}
     assert pipeline_passes["PassSelfUpdateRole"] == get_att("SelfUpdateRole")
-    if ANSWER_SETS[case]["target"] == "lambda":
-        assert pipeline_passes["PassDeployRole"] == get_att("DeployRole")
-    else:  # in the stack of infra/deploy-role.yml
-        assert pipeline_passes["PassDeployRole"] == {
-            "Fn::Sub": f"arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:role/{SERVICE}-pipeline-cloudformation"}
+    # DeployRole is in the stack of infra/deploy-role.yml.
+    assert pipeline_passes["PassDeployRole"] == {
+        "Fn::Sub": f"arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:role/{SERVICE}-pipeline-cloudformation"}
 
 
 @pytest.mark.parametrize("case", CASES)
@@ -578,6 +574,14 @@ def test_artifact_key_is_used_only_by_this_stacks_roles(renders, case):
         res["Properties"]["RoleName"]
         for name, res in roles.items()
         if any(any(a.startswith(KMS_DATA_ACTIONS) for a in as_list(s["Action"])) for r, s in role_statements(template) if r == name)
+    }
+    # Lambda's DeployRole (infra/deploy-role.yml) reads the packaged code with the key, which it imports.
+    deploy_stack = load_cfn(renders[case] / "infra" / "deploy-role.yml")
+    key_roles |= {
+        res["Properties"]["RoleName"]
+        for name, res in resources_of_type(deploy_stack, "AWS::IAM::Role").items()
+        if any(any(a.startswith(KMS_DATA_ACTIONS) for a in as_list(s["Action"])) and "ArtifactKeyArn" in json.dumps(s["Resource"])
+               for r, s in role_statements(deploy_stack) if r == name)
     }
     assert named == key_roles, "the roles that encrypt or decrypt with the key, and only they, are its users"
 

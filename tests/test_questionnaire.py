@@ -224,6 +224,14 @@ def test_numeric_answers_are_range_checked(copie, template_dir, question, low, h
     assert result.exit_code == 0, result.exception
 
 
+def test_a_key_alias_is_refused_as_a_secrets_key(copie, template_dir):
+    value = "arn:aws:kms:eu-west-1:123456789012:alias/db"
+    result = copie.copy(extra_answers={"secrets": "DB=secretsmanager:orders/db", "secrets_kms_keys": value}, template_dir=template_dir)
+    assert result.exit_code != 0
+    message = str(result.exception)
+    assert "Validation error for question 'secrets_kms_keys'" in message and repr(value) in message and "key ARNs" in message
+
+
 @pytest.mark.parametrize(
     ("question", "value", "extra"),
     [
@@ -234,6 +242,8 @@ def test_numeric_answers_are_range_checked(copie, template_dir, question, low, h
         ("aws_region", "us-gov-west-1", {}),
         ("notification_email", "team+deploys@example.co.uk", {}),
         ("secrets", "DB_PASSWORD=secretsmanager:orders/db,API_KEY=ssm:/orders/api-key", {}),
+        ("secrets_kms_keys", "arn:aws:kms:eu-west-1:123456789012:key/0a1b2c3d-4e5f-6a7b-8c9d-0e1f2a3b4c5d",
+         {"secrets": "DB_PASSWORD=secretsmanager:orders/db"}),
     ],
 )
 def test_good_answers_are_accepted(copie, template_dir, question, value, extra):

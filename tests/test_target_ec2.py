@@ -432,13 +432,12 @@ def test_names_agree_with_the_pipeline_and_its_permissions(renders, case):
     assert set(statements["DeployRevisions"]["Action"]) == {"codedeploy:CreateDeployment", "codedeploy:GetDeployment"}
     config = catalog.EC2_BATCHES[answers["ec2_batch"]]["config"]
     assert statements["ReadDeploymentConfig"]["Resource"]["Fn::Sub"] == f"{arn}deploymentconfig:{config}"
-    # The artifact key lets roles named <service>-* decrypt through S3: the instance role is one of them.
+    # The artifact key lets each environment's instance role, by name, decrypt through S3.
     key_statements = pipeline["Resources"]["ArtifactKey"]["Properties"]["KeyPolicy"]["Statement"]
     (reader,) = [s for s in key_statements if s["Sid"] == "ServiceRolesReadArtifacts"]
-    pattern = reader["Condition"]["ArnLike"]["aws:PrincipalArn"]["Fn::Sub"].rsplit(":role/", 1)[1]
+    readers = [arn["Fn::Sub"].rsplit(":role/", 1)[1] for arn in reader["Condition"]["ArnEquals"]["aws:PrincipalArn"]]
     role_name = service["Resources"]["InstanceRole"]["Properties"]["RoleName"]["Fn::Sub"]
-    for env in names["environments"]:
-        assert fnmatch.fnmatchcase(role_name.replace("${EnvironmentName}", env["name"]), pattern)
+    assert readers == [role_name.replace("${EnvironmentName}", env["name"]) for env in names["environments"]]
 
 
 @pytest.mark.parametrize("case", CASES)

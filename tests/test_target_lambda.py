@@ -35,7 +35,7 @@ from samtranslator.parser.parser import Parser
 from samtranslator.translator.translator import Translator
 
 import gate
-from helpers import answer_rules, as_list, catalog, choice_values, environments_of, load_pipeline, load_service, render, report, resources_of_type
+from helpers import answer_rules, as_list, catalog, choice_values, deploy_policies, environments_of, load_pipeline, load_service, render, report, resources_of_type
 
 SERVICE = "orders"
 REGION = "us-east-1"
@@ -145,13 +145,13 @@ def test_every_combination_renders_a_sam_service_stack(renders):
     for case, render_dir in renders.items():
         template = load_service(render_dir)
         assert template["Transform"] == "AWS::Serverless-2016-10-31", case
-        assert sorted(p.name for p in (render_dir / "infra").glob("*.yml")) == ["pipeline.yml", "service.yml"], case
+        assert sorted(p.name for p in (render_dir / "infra").glob("*.yml")) == ["deploy-role.yml", "pipeline.yml", "service.yml"], case
         assert not (render_dir / "appspec.yml").exists() and not (render_dir / "appspec.yaml").exists(), case
 
 
 def test_cfn_lint_with_the_sam_transform_finds_nothing(module_gate, renders):
     files, findings = module_gate("cfn-lint")
-    assert len(files) == 2 * len(renders)
+    assert len(files) == 3 * len(renders)
     assert not findings, report(findings)
 
 
@@ -425,16 +425,20 @@ def test_pipeline_passes_each_environment_the_parameters_the_stack_declares(rend
         assert not missing, f"{env['stack']} would be deployed without {missing}"
 
 
-def _deploy_statements(pipeline: dict[str, Any], artifact_bucket: str) -> list[dict[str, Any]]:
-    """DeployRole's statements with every ARN pattern resolved."""
-    variables = {"ArtifactBucket.Arn": f"arn:aws:s3:::{artifact_bucket}", "ArtifactKey.Arn": "arn:aws:kms:key"}
+def _deploy_statements(render_dir: Path, artifact_bucket: str) -> list[dict[str, Any]]:
+    """DeployRole's statements (infra/deploy-role.yml) with every ARN pattern resolved; the pipeline
+    stack's exports are the bucket `artifact_bucket` and the key arn:aws:kms:key."""
     statements = []
-    for statement in policy_statements(pipeline["Resources"]["DeployRole"]):
+    for statement in (item for document in deploy_policies(render_dir) for item in document["Statement"]):
         resources = []
         for resource in as_list(statement["Resource"]):
-            if isinstance(resource, dict) and "Fn::GetAtt" in resource:
-                resource = {"Fn::Sub": "${" + ".".join(resource["Fn::GetAtt"]) + "}"}
-            resources.append(sub(resource, variables))
+            if isinstance(resource, dict) and "Fn::ImportValue" in resource:
+                resource = "arn:aws:kms:key"
+            elif isinstance(resource, dict) and isinstance(resource.get("Fn::Sub"), list):
+                text, variables = resource["Fn::Sub"]
+                variables = {name: artifact_bucket if isinstance(value, dict) else value for name, value in variables.items()}
+                resource = {"Fn::Sub": re.sub(r"\$\{(\w+)\}", lambda m: variables.get(m[1], m[0]), text)}
+            resources.append(sub(resource, {}))
         statements.append({**statement, "Action": as_list(statement["Action"]), "Resource": resources})
     return statements
 
@@ -458,7 +462,7 @@ def test_deploy_role_may_create_what_the_service_stack_creates_and_no_more(rende
     buildspec = yaml.safe_load((render_dir / "buildspec.yml").read_text())
     (package,) = [c for c in buildspec["phases"]["build"]["commands"] if c.startswith("aws cloudformation package")]
     prefix = shlex.split(package)[shlex.split(package).index("--s3-prefix") + 1]
-    statements = _deploy_statements(load_pipeline(render_dir), "artifacts")
+    statements = _deploy_statements(render_dir, "artifacts")
     template = load_service(render_dir)
     arn = f"arn:aws:{{}}:{REGION}:{ACCOUNT}:{{}}"
     assert allowed(statements, "s3:GetObject", f"arn:aws:s3:::artifacts/{prefix}/0123abcd")
