@@ -82,10 +82,10 @@ def balanced_chunks(files: list[Path], count: int) -> list[list[Path]]:
     """The files in `count` chunks of about the same total size (cfn-lint's time grows with it)."""
     chunks: list[list[Path]] = [[] for _ in range(count)]
     sizes = [0] * count
-    for path in sorted(files, key=lambda path: path.stat().st_size, reverse=True):
+    for size, path in sorted(((path.stat().st_size, path) for path in files), reverse=True):
         smallest = sizes.index(min(sizes))
         chunks[smallest].append(path)
-        sizes[smallest] += path.stat().st_size
+        sizes[smallest] += size
     return [sorted(chunk) for chunk in chunks]
 
 

@@ -17,7 +17,7 @@ import re
 from pathlib import Path
 from typing import Any, Iterator
 
-from helpers import load_cfn
+from helpers import as_list, load_cfn
 
 ACCOUNT = "111122223333"
 REGION = "eu-west-1"
@@ -104,13 +104,7 @@ class Resolver:
             return self.get_att(name[: -len(".Version")], "Arn") + ":1"  # SAM: the function's latest version
         if resources.get(name, {}).get("Type") in REF_IS_ARN:
             return self.get_att(name, "Arn")
-        properties = resources.get(name, {}).get("Properties", {})
-        for key in NAME_PROPERTIES:
-            if key in properties and not isinstance(properties[key], list):
-                return str(self(properties[key]))
-        if self.template.get("Resources", {}).get(name, {}).get("Type", "").startswith(GENERATED_IDS):
-            return f"id-{hashlib.sha1(f'{self.stack_name}/{name}'.encode()).hexdigest()[:17]}"  # EC2 names by id
-        return f"{self.stack_name}-{name}"  # CloudFormation names it after the stack and the logical id
+        return self._name(name)
 
     def get_att(self, name: str, attribute: str) -> str:
         resource = self.template.get("Resources", {}).get(name, {})
@@ -119,7 +113,8 @@ class Resolver:
         return f"{self.stack_name}-{name}-{attribute}"
 
     def _name(self, name: str) -> str:
-        """The resource's name, for its ARN."""
+        """The resource's name: its name property, else what CloudFormation generates (an id for the
+        GENERATED_IDS types, otherwise the stack's name and the logical id)."""
         properties = self.template.get("Resources", {}).get(name, {}).get("Properties", {})
         for key in NAME_PROPERTIES:
             if key in properties and not isinstance(properties[key], list):
@@ -246,10 +241,6 @@ def resolved_policies(render_dir: Path, service: str) -> Iterator[tuple[str, str
 def statements(document: dict[str, Any]) -> list[dict[str, Any]]:
     found = document.get("Statement", [])
     return [found] if isinstance(found, dict) else list(found)
-
-
-def as_list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else [value]
 
 
 def iam_match(pattern: str, arn: str) -> bool:

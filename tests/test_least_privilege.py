@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from helpers import allows, catalog, load_cfn, load_pipeline, resources_of_type, validation_message
-from policies import Resolver, as_list, deployments_of, iam_match, resolved_policies, statements
+from helpers import allows, as_list, catalog, load_cfn, load_pipeline, resources_of_type, validation_message
+from policies import Resolver, deployments_of, iam_match, resolved_policies, statements
 
 SERVICES = ("api", "api-gw")
 TARGETS: dict[str, dict[str, Any]] = {

@@ -27,6 +27,7 @@ from test_target_ecs import (
     ACCOUNT,
     REGION,
     SERVICE,
+    LambdaContext,
     _HealthServer,
     container,
     deploy_actions,
@@ -308,14 +309,10 @@ def test_ecs_hook_fails_when_the_event_is_not_understood(hook_render, monkeypatc
 
 
 def test_ecs_hook_waits_no_longer_than_its_invocation_may_run(hook_render, monkeypatch):
-    class Context:
-        def get_remaining_time_in_millis(self):
-            return 3000
-
     with RawServer(None) as server:
         hook = load_ecs_hook(hook_render, monkeypatch, f"http://127.0.0.1:{server.port}/health", attempts=3)
         started = time.monotonic()
-        assert hook.handler(ecs_event(), Context())["hookStatus"] == "IN_PROGRESS"
+        assert hook.handler(ecs_event(), LambdaContext(3))["hookStatus"] == "IN_PROGRESS"
     assert time.monotonic() - started < 2
 
 
