@@ -738,6 +738,17 @@ ECS_CODEDEPLOY_TERMINATION_WAIT_MINUTES = 5
 # stay the same on every run; CodeDeploy deploys each new image after it.
 ECS_SEED_IMAGE_TAG = "seed"
 
+# Every build tags the images each environment runs, and the one it ran before (a rollback needs
+# it), with this prefix ("deployed-prod-41"; ci/keep_deployed_images.py) and removes older marks.
+# The image repository's lifecycle policy never expires a marked image: rule 2 selects them with
+# a count they cannot reach (at most three per environment), and "An image that matches the
+# tagging requirements of a higher priority rule cannot be expired by a rule with a lower
+# priority" ("Lifecycle policy evaluation rules", Amazon ECR).
+ECS_DEPLOYED_IMAGE_TAG_PREFIX = "deployed-"
+ECS_DEPLOYED_IMAGES_CEILING = 100
+# Besides the seed and the marked images, the repository keeps this many of the newest images.
+ECS_KEEP_NEWEST_IMAGES = 30
+
 # The hook functions (test traffic checks) are short Python scripts inline in the
 # stack: they run on the newest Python Lambda runtime the table offers.
 ECS_HOOK_LAMBDA_RUNTIME = RUNTIMES["python"]["versions"][next(iter(RUNTIMES["python"]["versions"]))]["lambda_runtime"]

@@ -578,3 +578,160 @@ def test_hook_fails_when_nothing_answers(codedeploy_service, monkeypatch):
     hook, calls = load_hook(codedeploy_service, monkeypatch, f"http://127.0.0.1:{free_port()}/health", attempts=2)
     assert hook.handler(EVENT, None) == "Failed"
     assert [call["status"] for call in calls] == ["Failed"]
+
+
+# --------------------------------------------------------------------------- images the environments run are kept
+
+FAKE_AWS_CLI = Path(__file__).parent / "fake_aws_cli.py"
+REPOSITORY_URI = f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/{SERVICE}"
+
+
+def test_image_tags_never_move(renders):
+    for case in NAMES:
+        repository = load_pipeline(renders[case])["Resources"]["ImageRepository"]["Properties"]
+        assert repository["ImageTagMutability"] == "IMMUTABLE", case
+        assert "ImageTagMutabilityExclusionFilters" not in repository, case
+        commands = [line for phase in load_buildspec(renders[case])["phases"].values() for line in phase.get("commands", [])]
+        pushed = [re.findall(r'docker (?:push|tag \S+) "([^"]+)"', line) for line in commands]
+        assert sorted({uri for uris in pushed for uri in uris}) == sorted(
+            {"$IMAGE_URI", *(["${IMAGE_REPOSITORY_URI}:" + catalog.ECS_SEED_IMAGE_TAG] if uses_codedeploy(case) else [])}), case
+        assert not any(":latest" in line for line in commands), case
+
+
+class ImageRepository:
+    """ECR images with digests, tags and push times, in the stand-in CLI's state format."""
+
+    def __init__(self):
+        self.state = {"clusters": {}, "task_definitions": {}, "images": [], "calls": []}
+
+    def push(self, tag: str) -> str:
+        digest = f"sha256:{len(self.state['images']) + 1:012x}{0:052x}"
+        manifest = json.dumps({"schemaVersion": 2, "config": {"digest": digest}})
+        self.state["images"].append({"imageDigest": digest, "imageTags": [tag], "imagePushedAt": f"2026-12-01T{len(self.state['images']):04d}",
+                                     "manifest": manifest, "mediaType": "application/vnd.oci.image.manifest.v1+json"})
+        return digest
+
+    def runs(self, environment: str, *tags: str, field: str = "deployments") -> None:
+        """The environment's service runs these images (two while a deployment is under way)."""
+        task_definitions = []
+        for number, tag in enumerate(tags):
+            arn = f"arn:aws:ecs:{REGION}:{ACCOUNT}:task-definition/{environment}:{len(self.state['task_definitions']) + number + 1}"
+            self.state["task_definitions"][arn] = {"containerDefinitions": [
+                {"name": f"{SERVICE}-sidecar", "image": "public.ecr.aws/aws-observability/aws-otel-collector:latest"},
+                {"name": SERVICE, "image": f"{REPOSITORY_URI}:{tag}"}]}
+            task_definitions.append({"taskDefinition": arn})
+        self.state["clusters"][environment] = {environment: {field: task_definitions}}
+
+    def tags(self) -> dict[str, list[str]]:
+        """Each image's marks, by its first (commit) tag, without the start of its digest that each mark ends with."""
+        result = {}
+        for image in self.state["images"]:
+            suffix = "-" + image["imageDigest"].split(":")[1][:12]
+            assert all(tag.endswith(suffix) for tag in image["imageTags"][1:])
+            result[image["imageTags"][0]] = sorted(tag[: -len(suffix)] for tag in image["imageTags"][1:])
+        return result
+
+    def build(self, render_dir: Path, number: int, tmp_path: Path) -> subprocess.CompletedProcess:
+        """The buildspec's own command line for the script, run as CodeBuild would, against the stand-in CLI."""
+        commands = [line for line in load_buildspec(render_dir)["phases"]["build"]["commands"] if "keep_deployed_images" in line]
+        assert len(commands) == 1
+        bin_dir = tmp_path / "bin"
+        bin_dir.mkdir(exist_ok=True)
+        # python3 is this interpreter: a pyenv shim would put its own directory (and a real aws) first on PATH.
+        for name, command in (("aws", f'"{sys.executable}" "{FAKE_AWS_CLI}"'), ("python3", f'"{sys.executable}"')):
+            (bin_dir / name).write_text(f'#!/bin/sh\nexec {command} "$@"\n')
+            (bin_dir / name).chmod(0o755)
+        state_file = tmp_path / "aws-state.json"
+        state_file.write_text(json.dumps(self.state))
+        env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", "FAKE_AWS_STATE": str(state_file),
+               "IMAGE_REPOSITORY_URI": REPOSITORY_URI, "CONTAINER_NAME": SERVICE, "CODEBUILD_BUILD_NUMBER": str(number)}
+        result = subprocess.run(["bash", "-c", commands[0]], cwd=render_dir, env=env, capture_output=True, text=True, timeout=120)
+        self.state = json.loads(state_file.read_text())
+        return result
+
+
+def test_builds_mark_what_each_environment_runs_and_ran_before(renders, tmp_path):
+    """With CodeDeploy, a service's task sets say what it runs (with the ECS controller, its
+    deployments: test_lifecycle_policy_keeps_what_runs_however_many_builds_follow)."""
+    case, field = "go-blue_green-codedeploy", "taskSets"
+    repo = ImageRepository()
+    for tag in ("a", "b", "c", "d"):
+        repo.push(tag)
+    # The first build: no environment exists yet.
+    first = repo.build(renders[case], 1, tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert repo.tags() == {"a": [], "b": [], "c": [], "d": []}
+    repo.runs(f"{SERVICE}-stg", "b", field=field)
+    repo.runs(SERVICE, "a", field=field)
+    assert repo.build(renders[case], 2, tmp_path).returncode == 0
+    assert repo.tags() == {"a": ["deployed-prod-2"], "b": ["deployed-staging-2"], "c": [], "d": []}
+    # Production moves to b; a is what it would roll back to.
+    repo.runs(SERVICE, "b", field=field)
+    assert repo.build(renders[case], 3, tmp_path).returncode == 0
+    assert repo.tags() == {"a": ["deployed-prod-2"], "b": ["deployed-prod-3", "deployed-staging-3"], "c": [], "d": []}
+    # Staging is halfway from b to c, production moves on to c: a is no longer needed.
+    repo.runs(f"{SERVICE}-stg", "b", "c", field=field)
+    repo.runs(SERVICE, "c", field=field)
+    assert repo.build(renders[case], 4, tmp_path).returncode == 0
+    assert repo.tags() == {"a": [], "b": ["deployed-prod-3", "deployed-staging-4"], "c": ["deployed-prod-4", "deployed-staging-4"], "d": []}
+    # Staging finished on d; the mark of b for production is its rollback; images are never deleted.
+    repo.runs(f"{SERVICE}-stg", "d", field=field)
+    assert repo.build(renders[case], 5, tmp_path).returncode == 0
+    assert repo.tags() == {"a": [], "b": ["deployed-prod-3"], "c": ["deployed-prod-5", "deployed-staging-4"],
+                           "d": ["deployed-staging-5"]}  # of b and c, marked at once, the newer is staging's rollback
+    puts = [call[2] for call in repo.state["calls"] if call[1] == "PutImage"]
+    assert puts and all(put["imageManifest"] == next(i["manifest"] for i in repo.state["images"] if i["imageDigest"] == put["imageDigest"])
+                        for put in puts)
+
+
+def test_a_build_that_cannot_see_what_runs_fails(renders, tmp_path):
+    repo = ImageRepository()
+    repo.push("a")
+    repo.runs(SERVICE, "a")
+    repo.state["refuse"] = ["DescribeServices"]
+    result = repo.build(renders["nodejs-rolling"], 2, tmp_path)
+    assert result.returncode != 0
+    assert "AccessDeniedException" in result.stderr
+    assert repo.tags() == {"a": []}
+
+
+def expired_by(policy: dict[str, Any], images: list[dict[str, Any]]) -> set[str]:
+    """The digests ECR's lifecycle policy expires, by its documented evaluation rules ("Lifecycle
+    policy evaluation rules", Amazon ECR): rules apply in priority order; an image that matches the
+    tagging requirements of a higher priority rule cannot be expired by a lower one; counts sort by
+    push time, newest first, and a rule still counts images that higher rules keep."""
+    def matches(selection, image):
+        if selection["tagStatus"] == "any":
+            return True
+        if selection["tagStatus"] == "untagged":
+            return not image["imageTags"]
+        return all(any(tag.startswith(prefix) for tag in image["imageTags"]) for prefix in selection["tagPrefixList"])
+
+    expired, claimed = set(), set()
+    for rule in sorted(policy["rules"], key=lambda rule: rule["rulePriority"]):
+        selection = rule["selection"]
+        assert selection["countType"] == "imageCountMoreThan" and rule["action"]["type"] == "expire"
+        selected = sorted((image for image in images if matches(selection, image)), key=lambda image: image["imagePushedAt"], reverse=True)
+        expired |= {image["imageDigest"] for image in selected[selection["countNumber"]:]} - claimed
+        claimed |= {image["imageDigest"] for image in selected}
+    return expired
+
+
+def test_lifecycle_policy_keeps_what_runs_however_many_builds_follow(renders, tmp_path):
+    """Production stays on an old image while 60 builds reach staging: its image, staging's, the one
+    staging ran before and the seed survive the lifecycle policy; most of the others expire."""
+    case = "nodejs-rolling"
+    policy = json.loads(load_pipeline(renders[case])["Resources"]["ImageRepository"]["Properties"]["LifecyclePolicy"]["LifecyclePolicyText"])
+    repo = ImageRepository()
+    seed = repo.push(catalog.ECS_SEED_IMAGE_TAG)
+    production = repo.push("c1")
+    repo.runs(SERVICE, "c1")
+    digests = [repo.push(f"c{number}") for number in range(2, 62)]
+    repo.runs(f"{SERVICE}-stg", "c42")
+    assert repo.build(renders[case], 42, tmp_path).returncode == 0
+    repo.runs(f"{SERVICE}-stg", "c61")
+    assert repo.build(renders[case], 62, tmp_path).returncode == 0
+    expired = expired_by(policy, repo.state["images"])
+    kept = {seed, production, digests[-1], digests[40]}  # c61 runs in staging, c42 ran there before
+    assert not expired & kept
+    assert len(expired) == len(repo.state["images"]) - catalog.ECS_KEEP_NEWEST_IMAGES - 2
