@@ -168,15 +168,18 @@ def check_linear_rollout(percent: Any, minutes: Any, controller: str, max_minute
     return ""
 
 
+# A name may hold the token "{env}": each environment reads the secret named with its own name there.
+ENV_TOKEN = "{env}"
 SECRET_ITEM = re.compile(
     r"(?P<env>[A-Z][A-Z0-9_]{0,63})=(?:"
-    r"secretsmanager:(?P<secret>[A-Za-z0-9/_+=.@-]{1,256})"
-    r"|ssm:(?P<parameter>/?[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*))"
+    r"secretsmanager:(?P<secret>(?:[A-Za-z0-9/_+=.@-]|\{env\}){1,256})"
+    r"|ssm:(?P<parameter>/?(?:[A-Za-z0-9_.-]|\{env\})+(/(?:[A-Za-z0-9_.-]|\{env\})+)*))"
 )
 
 
 def parse_secrets(value: Any) -> list[dict[str, str]]:
-    """'DB_PASSWORD=secretsmanager:myapp/db,API_KEY=ssm:/myapp/key' -> list of dicts."""
+    """'DB_PASSWORD=secretsmanager:{env}/db,API_KEY=ssm:/myapp/key' -> list of dicts
+    (env, store, name); a name keeps its {env} token, and `per_environment` says whether it has one."""
     items = []
     for raw in str(value or "").split(","):
         item = raw.strip()
@@ -186,26 +189,37 @@ def parse_secrets(value: Any) -> list[dict[str, str]]:
         if not match:
             raise ValueError(item)
         if match["secret"]:
-            items.append({"env": match["env"], "store": "secretsmanager", "name": match["secret"]})
+            name, store = match["secret"], "secretsmanager"
         else:
-            items.append({"env": match["env"], "store": "ssm", "name": "/" + match["parameter"].lstrip("/")})
+            name, store = "/" + match["parameter"].lstrip("/"), "ssm"
+        items.append({"env": match["env"], "store": store, "name": name, "per_environment": ENV_TOKEN in name})
     return items
 
 
-def check_secrets(value: Any) -> str:
+def check_secrets(value: Any, question: str = "secrets") -> str:
     try:
         items = parse_secrets(value)
     except ValueError as error:
         return (
-            f"{_shown(error)} is not a valid secrets entry: give ENV_NAME=secretsmanager:<secret name> or "
-            "ENV_NAME=ssm:/<parameter name>, separated by commas (no '*', spaces or '..')"
+            f"{_shown(error)} is not a valid {question} entry: give ENV_NAME=secretsmanager:<secret name> or "
+            "ENV_NAME=ssm:/<parameter name>, separated by commas (no '*', spaces or '..'; "
+            f"{ENV_TOKEN} is the only {{...}} a name may hold)"
         )
     names = [item["env"] for item in items]
     if len(set(names)) != len(names):
-        return f"{_shown(value)} is not a valid secrets answer: each ENV_NAME may appear once"
+        return f"{_shown(value)} is not a valid {question} answer: each ENV_NAME may appear once"
     if any(".." in item["name"] for item in items):
-        return f"{_shown(value)} is not a valid secrets answer: '..' may not appear in a name"
+        return f"{_shown(value)} is not a valid {question} answer: '..' may not appear in a name"
     return ""
+
+
+def check_build_secrets(value: Any) -> str:
+    """As `secrets`, without {env}: one build serves every environment."""
+    problem = check_secrets(value, "build_secrets")
+    if not problem and any(item["per_environment"] for item in parse_secrets(value)):
+        return (f"{_shown(value)} is not a valid build_secrets answer: {ENV_TOKEN} names a secret per environment, "
+                "but one build serves every environment; name the build's secrets without it")
+    return problem
 
 
 KMS_KEY_ARN = r"arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[0-9a-f-]{36}"

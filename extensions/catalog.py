@@ -738,13 +738,15 @@ ECS_CODEDEPLOY_TERMINATION_WAIT_MINUTES = 5
 # stay the same on every run; CodeDeploy deploys each new image after it.
 ECS_SEED_IMAGE_TAG = "seed"
 
-# Every build tags the images each environment runs, and the one it ran before (a rollback needs
-# it), with this prefix ("deployed-prod-41"; ci/keep_deployed_images.py) and removes older marks.
-# The image repository's lifecycle policy never expires a marked image: rule 2 selects them with
-# a count they cannot reach (at most three per environment), and "An image that matches the
-# tagging requirements of a higher priority rule cannot be expired by a rule with a lower
-# priority" ("Lifecycle policy evaluation rules", Amazon ECR).
+# Every build tags the images each environment runs, and those of its newest task definitions (a
+# rollback goes back to one of them), with this prefix ("deployed-prod-41-0123456789ab";
+# ci/keep_deployed_images.py) and removes older marks. The image repository's lifecycle policy
+# never expires a marked image: rule 2 selects them with a count they cannot reach (at most
+# ECS_KEPT_TASK_DEFINITIONS + 2 per environment), and "An image that matches the tagging
+# requirements of a higher priority rule cannot be expired by a rule with a lower priority"
+# ("Lifecycle policy evaluation rules", Amazon ECR).
 ECS_DEPLOYED_IMAGE_TAG_PREFIX = "deployed-"
+ECS_KEPT_TASK_DEFINITIONS = 3
 ECS_DEPLOYED_IMAGES_CEILING = 100
 # Besides the seed and the marked images, the repository keeps this many of the newest images.
 ECS_KEEP_NEWEST_IMAGES = 30

@@ -37,7 +37,13 @@ def shell_quote(value: Any) -> str:
     return shlex.quote(str(value))
 
 
+def shell_quote_env(value: Any, variable: str) -> str:
+    """One shell word: `value` quoted, with each {env} token replaced by "${variable}"."""
+    parts = str(value).split("{env}")
+    return f'"${{{variable}}}"'.join(shlex.quote(part) if part else "" for part in parts)
+
+
 class EscapingFilters(Extension):
     def __init__(self, environment):
         super().__init__(environment)
-        environment.filters.update(yaml_str=yaml_str, json_str=json_str, shell_quote=shell_quote)
+        environment.filters.update(yaml_str=yaml_str, json_str=json_str, shell_quote=shell_quote, shell_quote_env=shell_quote_env)

@@ -1,8 +1,9 @@
 """The render context: values derived from several answers, added while files are rendered.
 
 `rt` (the runtime's row), `arch`, `deploy` (who deploys and with which configuration),
-`names` (AWS names and `names.environments`), `secret_list` and `source`, computed once per
-render from the answers.
+`names` (AWS names and `names.environments`), `secret_list` (the app's secrets),
+`build_secret_list` (the build's), `secret_keys` and `source`, computed once per render from the
+answers.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ def service_values(context: dict[str, Any], catalog, answers) -> dict[str, Any]:
         "deploy": {**catalog.deployment_config(context), "summary": catalog.describe_deployment(context)},
         "names": answers.derived_names(context["service_name"], bool(context.get("staging")), bool(context.get("manual_approval"))),
         "secret_list": answers.parse_secrets(context.get("secrets")),
-        "secret_keys": answers.parse_kms_keys(context.get("secrets_kms_keys")) if context.get("secrets") else [],
+        "build_secret_list": answers.parse_secrets(context.get("build_secrets")),
+        "secret_keys": answers.parse_kms_keys(context.get("secrets_kms_keys")) if context.get("secrets") or context.get("build_secrets") else [],
         "source": catalog.SOURCE_PROVIDERS[context["source_provider"]],
     }
 
@@ -71,6 +73,7 @@ _ANSWER_KEYS = (
     "staging",
     "manual_approval",
     "secrets",
+    "build_secrets",
     "secrets_kms_keys",
     "source_provider",
 )

@@ -34,6 +34,17 @@ def describe_task_definition(state, params):
     return {"taskDefinition": state["task_definitions"][params["taskDefinition"]]}
 
 
+def list_task_definitions(state, params):
+    """ARNs of task definitions whose family starts with familyPrefix, in one status (ACTIVE unless asked)."""
+    arns = [arn for arn, definition in state["task_definitions"].items()
+            if arn.split("/")[-1].startswith(params.get("familyPrefix", "")) and definition["status"] == params.get("status", "ACTIVE")]
+    start = int(params.get("nextToken", 0))
+    answer = {"taskDefinitionArns": arns[start:start + PAGE_SIZE]}
+    if start + PAGE_SIZE < len(arns):
+        answer["nextToken"] = str(start + PAGE_SIZE)
+    return answer
+
+
 def describe_images(state, params):
     start = int(params.get("nextToken", 0))
     page = state["images"][start:start + PAGE_SIZE]
@@ -79,7 +90,7 @@ def batch_delete_image(state, params):
     return {"imageIds": [], "failures": failures}
 
 
-HANDLERS = {name.__name__: name for name in (describe_services, describe_task_definition, describe_images,
+HANDLERS = {name.__name__: name for name in (describe_services, describe_task_definition, list_task_definitions, describe_images,
                                                batch_get_image, put_image, batch_delete_image)}
 
 

@@ -26,7 +26,7 @@ ROTATING_ANSWERS: list[dict[str, Any]] = [
      "ecs_controller": "ecs", "bake_minutes": 5},
     {"source_provider": "codecommit", "staging": False, "manual_approval": False, "notification_email": "", "architecture": "x86_64"},
     {"source_provider": "gitlab", "staging": True, "manual_approval": False, "notification_email": "", "architecture": "x86_64",
-     "secrets": "DB_PASSWORD=secretsmanager:orders/db,API_KEY=ssm:/orders/api-key"},
+     "secrets": "DB_PASSWORD=secretsmanager:{env}/db,API_KEY=ssm:/orders/api-key", "build_secrets": "NPM_TOKEN=secretsmanager:ci/npm-token"},
     {"source_provider": "s3", "staging": False, "manual_approval": True, "notification_email": "ops@example.com", "architecture": "arm64",
      "ecs_controller": "ecs"},
     {"source_provider": "bitbucket", "staging": True, "manual_approval": True, "notification_email": "",

@@ -116,7 +116,7 @@ def builds(template_dir, tmp_path_factory, python_tools) -> dict[tuple[str, str]
     result = {}
     for runtime, target in CASES:
         project_dir = render(template_dir, out / f"{runtime}-{target}", service_name="orders", runtime=runtime,
-                             target=target, secrets=SECRETS)
+                             target=target, build_secrets=SECRETS)
         result[(runtime, target)] = run_buildspec(project_dir, python_tools)
     return result
 

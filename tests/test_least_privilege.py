@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from helpers import allows, as_list, catalog, load_cfn, load_pipeline, resources_of_type, validation_message
-from policies import Resolver, deployments_of, iam_match, resolved_policies, statements
+from policies import ACCOUNT, REGION, Resolver, deployments_of, iam_match, resolved_policies, statements
 
 SERVICES = ("api", "api-gw")
 TARGETS: dict[str, dict[str, Any]] = {
@@ -35,7 +36,8 @@ CASES = [f"{service}/{target}" for service in SERVICES for target in TARGETS]
 def answers_of(case: str) -> dict[str, Any]:
     service, target = case.split("/")
     return {"service_name": service, **COMMON, **TARGETS[target],
-            "secrets": f"DB_PASSWORD=secretsmanager:{service}/db,API_KEY=ssm:/{service}/api-key", "secrets_kms_keys": SECRETS_KEY}
+            "secrets": f"DB_PASSWORD=secretsmanager:{{env}}/db,API_KEY=ssm:/{{env}}/api-key,SHARED=secretsmanager:{service}/shared",
+            "build_secrets": f"NPM_TOKEN=secretsmanager:{service}/ci/npm-token", "secrets_kms_keys": SECRETS_KEY}
 
 
 def render_sets() -> dict[str, dict[str, Any]]:
@@ -103,6 +105,39 @@ def test_every_environment_role_is_one_the_pipeline_names(renders, case):
                 assert name in {f"{environment}-{suffix}" for suffix in suffixes}, (label, logical, name)
                 names.append(name)
     assert len(names) >= 2 * len(catalog.SERVICE_ROLE_SUFFIXES["ec2"])
+
+
+# --------------------------------------------------------------------------- 3. secrets per environment, the build's apart
+
+
+def readers_of(policies, action: str, arn: str) -> set[str]:
+    """The roles (as "stack label/logical id") whose Allow statements grant `action` on `arn`."""
+    return {f"{label}/{logical}" for label, logical, _, document in policies for statement in statements(document)
+            if statement["Effect"] == "Allow" and allows(as_list(statement["Action"]), action)
+            and any(iam_match(pattern, arn) for pattern in as_list(statement.get("Resource", [])))}
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_each_environment_reads_only_its_own_secrets_and_the_build_only_its_own(renders, case):
+    service = case.split("/")[0]
+    policies = policies_of(renders, case)
+    secret = f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:{{}}-AbCdEf"
+    parameter = f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/{{}}"
+    readers = {}
+    for env, name in (("staging", f"{service}-stg"), ("prod", service)):
+        readers[env] = readers_of(policies, "secretsmanager:GetSecretValue", secret.format(f"{name}/db"))
+        readers[env + " parameter"] = (readers_of(policies, "ssm:GetParameter", parameter.format(f"{name}/api-key"))
+                                       | readers_of(policies, "ssm:GetParameters", parameter.format(f"{name}/api-key")))
+        assert readers[env], f"{env}'s app reads {name}/db"
+        assert all(reader.startswith(f"service.yml[{env}]/") for reader in readers[env] | readers[env + " parameter"]), readers
+    assert readers["staging parameter"] and readers["prod parameter"]
+    shared = readers_of(policies, "secretsmanager:GetSecretValue", secret.format(f"{service}/shared"))
+    assert {reader.split("/")[0] for reader in shared} == {"service.yml[staging]", "service.yml[prod]"}
+    build = readers_of(policies, "secretsmanager:GetSecretValue", secret.format(f"{service}/ci/npm-token"))
+    assert build == {"pipeline.yml/BuildRole"}
+    buildspec = yaml.safe_load((render_of(renders, case) / "buildspec.yml").read_text())
+    assert buildspec["env"]["secrets-manager"] == {"NPM_TOKEN": f"{service}/ci/npm-token"}
+    assert "parameter-store" not in buildspec["env"]
 
 
 # --------------------------------------------------------------------------- 8. customer managed keys of secrets

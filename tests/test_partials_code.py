@@ -23,7 +23,9 @@ def import_source(path: Path, monkeypatch) -> types.ModuleType:
     """Import a partial as a module, as Lambda would import index.py, with stubbed AWS clients."""
     monkeypatch.setitem(sys.modules, "boto3", types.SimpleNamespace(client=lambda name, **kwargs: object()))
     monkeypatch.syspath_prepend(str(path.parent))
-    for name, value in {"TEST_URL": "http://127.0.0.1:9/health", "ATTEMPTS": "3", "RETRY_SECONDS": "0"}.items():
+    variables = {"LOAD_BALANCER": "app/orders/0123456789abcdef", "HOST": "orders.example.com", "TEST_PORT": "9",
+                 "ATTEMPTS": "3", "RETRY_SECONDS": "0"}
+    for name, value in variables.items():
         monkeypatch.setenv(name, value)
     spec = importlib.util.spec_from_file_location(path.stem, path)
     module = importlib.util.module_from_spec(spec)
@@ -54,7 +56,8 @@ def test_a_stack_inlines_its_hook_with_the_probe_pasted_in(hook, render, ecs_hoo
     (import_line,) = [line for line in source.splitlines() if line.startswith("from hook_probe import probe")]
     assert code == source.replace(import_line, probe.rstrip("\n") + "\n"), "the source, with the probe in place of its import"
     module = import_source(ECS / hook, monkeypatch)
-    assert module.probe is sys.modules["hook_probe"].probe, "imported, the hook uses hook_probe.py's own function"
+    assert module.probe is sys.modules["hook_probe"].probe, "imported, the hook uses hook_probe.py's own functions"
+    assert module.test_urls is sys.modules["hook_probe"].test_urls
 
 
 @pytest.fixture(scope="module")

@@ -33,13 +33,14 @@ from helpers import (
 
 SERVICE = "orders"
 CONNECTION_ARN = "arn:aws:codeconnections:us-east-1:123456789012:connection/0a1b2c3d-4e5f-6a7b-8c9d-0e1f2a3b4c5d"
-SECRETS = "DB_PASSWORD=secretsmanager:orders/db,API_KEY=ssm:/orders/api-key"
+SECRETS = "DB_PASSWORD=secretsmanager:{env}/db,API_KEY=ssm:/orders/api-key"
+BUILD_SECRETS = "NPM_TOKEN=secretsmanager:ci/npm-token,REGISTRY_TOKEN=ssm:/ci/registry-token"
 EMAIL = "team@example.com"
 
 ANSWER_SETS: dict[str, dict[str, Any]] = {
     "ec2-in_place-github": dict(
         target="ec2", strategy="in_place", source_provider="github", runtime="nodejs", architecture="arm64",
-        staging=True, manual_approval=True, notification_email=EMAIL, secrets=SECRETS),
+        staging=True, manual_approval=True, notification_email=EMAIL, secrets=SECRETS, build_secrets=BUILD_SECRETS),
     "ec2-blue_green-codecommit": dict(
         target="ec2", strategy="blue_green", source_provider="codecommit", runtime="python", architecture="x86_64",
         staging=False, manual_approval=False, notification_email=""),
@@ -67,7 +68,7 @@ ANSWER_SETS: dict[str, dict[str, Any]] = {
         staging=False, manual_approval=True, notification_email=""),
     "lambda-linear-codecommit": dict(
         target="lambda", strategy="linear", source_provider="codecommit", runtime="nodejs", architecture="arm64",
-        staging=True, manual_approval=False, notification_email=EMAIL, secrets=SECRETS),
+        staging=True, manual_approval=False, notification_email=EMAIL, secrets=SECRETS, build_secrets=BUILD_SECRETS),
 }
 CASES = sorted(ANSWER_SETS)
 
@@ -89,6 +90,7 @@ NO_RESOURCE_LEVEL_PERMISSION = {
     "ecs:DescribeTaskDefinition",
     "ecs:RegisterTaskDefinition",
     "ecs:ListTasks",
+    "ecs:ListTaskDefinitions",  # ci/keep_deployed_images.py finds an environment's newest task definitions
     "logs:DescribeLogGroups",  # CloudFormation calls it for every log group a stack creates
     "logs:DescribeIndexPolicies",  # CloudFormation reads a log group's policies before it updates it
     "logs:DescribeResourcePolicies",
@@ -711,22 +713,29 @@ def test_names_stay_within_aws_limits_for_the_longest_service_name(render_servic
 
 
 @pytest.mark.parametrize("case", [case for case in CASES if ANSWER_SETS[case].get("secrets")])
-def test_secrets_are_fetched_by_reference_never_written_down(renders, case):
+def test_the_build_reads_its_own_secrets_by_reference_and_never_the_apps(renders, case):
     template = load_pipeline(renders[case])
-    env = load_buildspec(renders[case])["env"]
-    assert env["secrets-manager"] == {"DB_PASSWORD": "orders/db"}
-    assert env["parameter-store"] == {"API_KEY": "/orders/api-key"}
-    assert not {"DB_PASSWORD", "API_KEY"} & set(env.get("variables", {}))
-    project_variables = template["Resources"]["BuildProject"]["Properties"]["Environment"]["EnvironmentVariables"]
-    assert not {"DB_PASSWORD", "API_KEY"} & {v["Name"] for v in project_variables}
+    env = load_buildspec(renders[case]).get("env", {})
     grants = {s["Sid"]: s for role, s in role_statements(template) if role == "BuildRole"}
-    assert grants["ReadBuildSecrets"]["Action"] == "secretsmanager:GetSecretValue"
-    assert [r["Fn::Sub"].rsplit(":", 1)[1] for r in grants["ReadBuildSecrets"]["Resource"]] == ["orders/db-??????"]
-    assert grants["ReadBuildParameters"]["Action"] == "ssm:GetParameters"
-    assert [r["Fn::Sub"].rsplit(":", 1)[1] for r in grants["ReadBuildParameters"]["Resource"]] == ["parameter/orders/api-key"]
+    if ANSWER_SETS[case].get("build_secrets"):
+        assert env["secrets-manager"] == {"NPM_TOKEN": "ci/npm-token"}
+        assert env["parameter-store"] == {"REGISTRY_TOKEN": "/ci/registry-token"}
+        assert grants["ReadBuildSecrets"]["Action"] == "secretsmanager:GetSecretValue"
+        assert [r["Fn::Sub"].rsplit(":", 1)[1] for r in grants["ReadBuildSecrets"]["Resource"]] == ["ci/npm-token-??????"]
+        assert grants["ReadBuildParameters"]["Action"] == "ssm:GetParameters"
+        assert [r["Fn::Sub"].rsplit(":", 1)[1] for r in grants["ReadBuildParameters"]["Resource"]] == ["parameter/ci/registry-token"]
+    else:
+        assert not {"secrets-manager", "parameter-store"} & set(env)
+        assert not {"ReadBuildSecrets", "ReadBuildParameters"} & set(grants)
+    # The app's secrets reach neither the build's environment nor any role of the pipeline stack.
+    assert not {"DB_PASSWORD", "API_KEY"} & {*env.get("secrets-manager", {}), *env.get("parameter-store", {}), *env.get("variables", {})}
+    project_variables = template["Resources"]["BuildProject"]["Properties"]["Environment"]["EnvironmentVariables"]
+    assert not {"DB_PASSWORD", "API_KEY", "NPM_TOKEN", "REGISTRY_TOKEN"} & {v["Name"] for v in project_variables}
+    pipeline_text = (renders[case] / "infra" / "pipeline.yml").read_text()
+    assert "/db-??????" not in pipeline_text and "parameter/orders/api-key" not in pipeline_text
     for path in (renders[case] / "buildspec.yml", renders[case] / "infra" / "pipeline.yml"):
         # The names appear only as the keys of secrets-manager / parameter-store, never as VAR=value.
-        assert not re.search(r"(DB_PASSWORD|API_KEY)\s*=", path.read_text()), path
+        assert not re.search(r"(DB_PASSWORD|API_KEY|NPM_TOKEN|REGISTRY_TOKEN)\s*=", path.read_text()), path
 
 
 # --------------------------------------------------------------------------- the gate tools

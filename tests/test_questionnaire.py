@@ -160,6 +160,9 @@ BAD_ANSWERS = [
     ("secrets", "db_password=secretsmanager:x", "ENV_NAME=secretsmanager"),
     ("secrets", "DB=secretsmanager:prod/*", "ENV_NAME=secretsmanager"),
     ("secrets", "DB=secretsmanager:a,DB=ssm:/b", "each ENV_NAME may appear once"),
+    ("secrets", "DB=secretsmanager:{stage}/db", "{env} is the only"),
+    ("build_secrets", "NPM_TOKEN=secretsmanager:{env}/npm", "one build serves every environment"),
+    ("build_secrets", "npm_token=ssm:/ci/npm", "ENV_NAME=secretsmanager"),
 ]
 
 
@@ -242,6 +245,8 @@ def test_a_key_alias_is_refused_as_a_secrets_key(copie, template_dir):
         ("aws_region", "us-gov-west-1", {}),
         ("notification_email", "team+deploys@example.co.uk", {}),
         ("secrets", "DB_PASSWORD=secretsmanager:orders/db,API_KEY=ssm:/orders/api-key", {}),
+        ("secrets", "DB_PASSWORD=secretsmanager:{env}/db,API_KEY=ssm:/{env}/api-key", {}),
+        ("build_secrets", "NPM_TOKEN=secretsmanager:ci/npm-token", {}),
         ("secrets_kms_keys", "arn:aws:kms:eu-west-1:123456789012:key/0a1b2c3d-4e5f-6a7b-8c9d-0e1f2a3b4c5d",
          {"secrets": "DB_PASSWORD=secretsmanager:orders/db"}),
     ],

@@ -42,7 +42,7 @@ import yaml
 from app_probe import free_port
 from helpers import ROOT, answer_rules, catalog, choice_values, environments_of, load_cfn, report
 
-SECRETS = "DB_PASSWORD=secretsmanager:orders/db,API_KEY=ssm:/orders/api-key"
+SECRETS = "DB_PASSWORD=secretsmanager:{env}/db,API_KEY=ssm:/orders/api-key"
 EMAIL = "team@example.com"
 CONNECTION_ARN = "arn:aws:codeconnections:us-east-1:123456789012:connection/0a1b2c3d-4e5f-6a7b-8c9d-0e1f2a3b4c5d"
 LONGEST_NAME = "a" * (answer_rules.SERVICE_NAME_MAX - 2) + "bc"
@@ -396,7 +396,7 @@ def test_instance_role_reads_releases_and_exactly_the_apps_secrets(renders, case
     managed = [s["name"] for s in secrets if s["store"] == "secretsmanager"]
     params = [s["name"] for s in secrets if s["store"] == "ssm"]
     granted = [r["Fn::Sub"].split(":secret:")[1] for r in statements.get("ReadAppSecrets", {}).get("Resource", [])]
-    assert granted == [f"{name}-??????" for name in managed]
+    assert granted == [f"{name.replace('{env}', '${EnvironmentName}')}-??????" for name in managed]
     granted = [r["Fn::Sub"].split(":parameter")[1] for r in statements.get("ReadAppParameters", {}).get("Resource", [])]
     assert granted == params
     # Only Session Manager's message channels, which have no resource-level permissions, take "*".
@@ -678,8 +678,9 @@ class Instance:
             "AWS_CLI": str(bin_dir / "aws"),
             "HEALTH_RETRIES": "50",
             "HEALTH_INTERVAL": "0.2",
-            "APPLICATION_NAME": service,
-            "DEPLOYMENT_GROUP_NAME": service,
+            # CodeDeploy names the application and deployment group after the environment: staging's here.
+            "APPLICATION_NAME": f"{service}-stg",
+            "DEPLOYMENT_GROUP_NAME": f"{service}-stg",
         }
         if runtime == "nodejs":
             self.env["APP_EXECUTABLE"] = shutil.which("node")
@@ -772,7 +773,8 @@ RUN_CASES = ["nodejs-in_place", "python-in_place", "java-in_place", "go-in_place
 def test_hooks_install_start_and_redeploy_the_app(renders, tmp_path, case):
     answers = answers_of(case)
     runtime, service = answers["runtime"], answers["service_name"]
-    secrets = {"orders/db": 'pa"ss\\word $HOME', "/orders/api-key": "key-123"} if answers.get("secrets") else None
+    # DB_PASSWORD is the environment's own ({env}/db), named after the deployment group.
+    secrets = {"orders-stg/db": 'pa"ss\\word $HOME', "/orders/api-key": "key-123"} if answers.get("secrets") else None
     instance = Instance(tmp_path / "root", service, runtime, secrets)
     try:
         first = build_bundle(renders[case], tmp_path, "1111111111111111111111111111111111111111", runtime)

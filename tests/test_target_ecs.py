@@ -29,7 +29,7 @@ from app_probe import RawServer, free_port
 from helpers import answer_rules, catalog, environments_of, load_buildspec, load_pipeline, load_service, resources_of_type
 
 SERVICE = "orders"
-SECRETS = "DB_PASSWORD=secretsmanager:orders/db,API_KEY=ssm:/orders/api-key"
+SECRETS = "DB_PASSWORD=secretsmanager:{env}/db,API_KEY=ssm:/orders/api-key"
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
 CONNECTION_ARN = "arn:aws:codeconnections:us-east-1:123456789012:connection/0a1b2c3d-4e5f-6a7b-8c9d-0e1f2a3b4c5d"
@@ -197,6 +197,7 @@ class _HealthServer:
 
             def do_GET(self):  # noqa: N802 (the stdlib's name)
                 outer.paths.append(self.path)
+                outer.hosts.append(self.headers.get("Host"))
                 code = statuses[min(len(outer.paths), len(statuses)) - 1]
                 # Like a load balancer, only its own answers (no healthy target yet) say awselb.
                 self.server_name = server_header if server_header and code != 200 else "app"
@@ -212,6 +213,7 @@ class _HealthServer:
                 pass
 
         self.paths: list[str] = []
+        self.hosts: list[str | None] = []
         self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.port = self.httpd.server_address[1]
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
@@ -393,6 +395,9 @@ def test_codedeploy_files_agree_with_the_stack_and_the_pipeline(renders, case, t
         assert taskdef["runtimePlatform"]["cpuArchitecture"] == resources["TaskDefinition"]["Properties"]["RuntimePlatform"]["CpuArchitecture"]
         secrets = answer_rules.parse_secrets(answers_of(case).get("secrets"))
         assert [(item["name"], item["valueFrom"].split(":")[4]) for item in definition.get("secrets", [])] == [(item["env"], ACCOUNT) for item in secrets]
+        # A secret named with {env} is this environment's own.
+        assert [item["valueFrom"].split(":secret:")[-1].split(":parameter")[-1] for item in definition.get("secrets", [])] == [
+            item["name"].replace("{env}", env["name"]) for item in secrets]
 
 
 def test_a_taskdef_token_the_build_does_not_know_stops_the_build(renders, tmp_path):
@@ -461,7 +466,32 @@ def test_deployment_group_runs_the_strategy_the_answers_chose(renders, case):
 # --------------------------------------------------------------------------- the AfterAllowTestTraffic hook
 
 
-def load_hook(service: dict[str, Any], monkeypatch, url: str, attempts: int = 3) -> tuple[types.ModuleType, list[dict[str, Any]]]:
+LOAD_BALANCER = f"app/{SERVICE}/0123456789abcdef"
+LOAD_BALANCER_HOST = f"{SERVICE}-123456789.{REGION}.elb.amazonaws.com"
+
+
+class LoadBalancerInterfaces:
+    """EC2 as the test traffic check sees it: the load balancer's network interfaces, at `address`."""
+
+    def __init__(self, address: str = "127.0.0.1"):
+        self.address = address
+
+    def describe_network_interfaces(self, **kwargs):
+        # "ELB app/<name>/<id>" is how Elastic Load Balancing describes its network interfaces.
+        assert kwargs == {"Filters": [{"Name": "description", "Values": [f"ELB {LOAD_BALANCER}"]}]}
+        return {"NetworkInterfaces": [{"PrivateIpAddress": self.address}] if self.address else []}
+
+
+def set_hook_environment(monkeypatch, url: str, attempts: int) -> None:
+    """The variables the stack gives the check, for a load balancer whose test listener is `url`'s port."""
+    monkeypatch.setenv("LOAD_BALANCER", LOAD_BALANCER)
+    monkeypatch.setenv("HOST", LOAD_BALANCER_HOST)
+    monkeypatch.setenv("TEST_PORT", url.split(":")[2].split("/")[0])
+    monkeypatch.setenv("ATTEMPTS", str(attempts))
+
+
+def load_hook(service: dict[str, Any], monkeypatch, url: str, attempts: int = 3,
+              ec2: LoadBalancerInterfaces | None = None) -> tuple[types.ModuleType, list[dict[str, Any]]]:
     """The hook's inline code from the parsed stack, run with a stub boto3 that records CodeDeploy calls."""
     calls: list[dict[str, Any]] = []
 
@@ -471,12 +501,11 @@ def load_hook(service: dict[str, Any], monkeypatch, url: str, attempts: int = 3)
             return {"lifecycleEventHookExecutionId": kwargs["lifecycleEventHookExecutionId"]}
 
     def client(name, *args, **kwargs):
-        assert name == "codedeploy"
-        return CodeDeployStub()
+        assert name in ("codedeploy", "ec2")
+        return CodeDeployStub() if name == "codedeploy" else ec2 or LoadBalancerInterfaces()
 
     monkeypatch.setitem(sys.modules, "boto3", types.SimpleNamespace(client=client))
-    monkeypatch.setenv("TEST_URL", url)
-    monkeypatch.setenv("ATTEMPTS", str(attempts))
+    set_hook_environment(monkeypatch, url, attempts)
     monkeypatch.setenv("RETRY_SECONDS", "0")
     properties = service["Resources"]["TestTrafficCheck"]["Properties"]
     assert properties["Handler"] == "index.handler"
@@ -500,7 +529,15 @@ def test_hook_reports_succeeded_when_the_new_version_is_healthy(codedeploy_servi
         hook, calls = load_hook(codedeploy_service, monkeypatch, f"http://127.0.0.1:{server.port}/health")
         assert hook.handler(EVENT, None) == "Succeeded"
     assert calls == [{"deploymentId": EVENT["DeploymentId"], "lifecycleEventHookExecutionId": EVENT["LifecycleEventHookExecutionId"], "status": "Succeeded"}]
-    assert server.paths == ["/health"]
+    # The check called the load balancer's private address, naming the load balancer as the host.
+    assert server.paths == ["/health"] and server.hosts == [LOAD_BALANCER_HOST]
+
+
+def test_hook_fails_when_the_load_balancer_has_no_address(codedeploy_service, monkeypatch):
+    hook, calls = load_hook(codedeploy_service, monkeypatch, f"http://127.0.0.1:{free_port()}/health", attempts=2,
+                            ec2=LoadBalancerInterfaces(address=""))
+    assert hook.handler(EVENT, None) == "Failed"
+    assert [call["status"] for call in calls] == ["Failed"]
 
 
 def test_hook_reports_failed_at_once_when_the_app_answers_with_an_error(codedeploy_service, monkeypatch):
@@ -596,6 +633,12 @@ def test_image_tags_never_move(renders):
         assert sorted({uri for uris in pushed for uri in uris}) == sorted(
             {"$IMAGE_URI", *(["${IMAGE_REPOSITORY_URI}:" + catalog.ECS_SEED_IMAGE_TAG] if uses_codedeploy(case) else [])}), case
         assert not any(":latest" in line for line in commands), case
+        # The seed image exists, and is kept, only where CodeDeploy starts each environment with it.
+        policy = json.loads(repository["LifecyclePolicy"]["LifecyclePolicyText"])
+        prefixes = [prefix for rule in policy["rules"] for prefix in rule["selection"].get("tagPrefixList", [])]
+        assert prefixes == [catalog.ECS_SEED_IMAGE_TAG] * uses_codedeploy(case) + [catalog.ECS_DEPLOYED_IMAGE_TAG_PREFIX], case
+        readme = (renders[case] / "README.md").read_text()
+        assert (f"the `{catalog.ECS_SEED_IMAGE_TAG}` image" in readme) == uses_codedeploy(case), case
 
 
 class ImageRepository:
@@ -611,15 +654,23 @@ class ImageRepository:
                                      "manifest": manifest, "mediaType": "application/vnd.oci.image.manifest.v1+json"})
         return digest
 
+    def register(self, environment: str, tag: str) -> str:
+        """A new task definition revision of the environment's family, running `tag`."""
+        revision = 1 + sum(arn.split("/")[-1].split(":")[0] == environment for arn in self.state["task_definitions"])
+        arn = f"arn:aws:ecs:{REGION}:{ACCOUNT}:task-definition/{environment}:{revision}"
+        self.state["task_definitions"][arn] = {"status": "ACTIVE", "containerDefinitions": [
+            {"name": f"{SERVICE}-sidecar", "image": "public.ecr.aws/aws-observability/aws-otel-collector:latest"},
+            {"name": SERVICE, "image": f"{REPOSITORY_URI}:{tag}"}]}
+        return arn
+
     def runs(self, environment: str, *tags: str, field: str = "deployments") -> None:
-        """The environment's service runs these images (two while a deployment is under way)."""
-        task_definitions = []
-        for number, tag in enumerate(tags):
-            arn = f"arn:aws:ecs:{REGION}:{ACCOUNT}:task-definition/{environment}:{len(self.state['task_definitions']) + number + 1}"
-            self.state["task_definitions"][arn] = {"containerDefinitions": [
-                {"name": f"{SERVICE}-sidecar", "image": "public.ecr.aws/aws-observability/aws-otel-collector:latest"},
-                {"name": SERVICE, "image": f"{REPOSITORY_URI}:{tag}"}]}
-            task_definitions.append({"taskDefinition": arn})
+        """A deployment: the environment's service runs these images (two while a deployment is under way),
+        each from a new revision; CloudFormation deregisters the revisions it replaced (the ECS controller)."""
+        if field == "deployments":
+            for arn, definition in self.state["task_definitions"].items():
+                if arn.split("/")[-1].split(":")[0] == environment:
+                    definition["status"] = "INACTIVE"
+        task_definitions = [{"taskDefinition": self.register(environment, tag)} for tag in tags]
         self.state["clusters"][environment] = {environment: {field: task_definitions}}
 
     def tags(self) -> dict[str, list[str]]:
@@ -650,35 +701,41 @@ class ImageRepository:
         return result
 
 
-def test_builds_mark_what_each_environment_runs_and_ran_before(renders, tmp_path):
+def test_builds_mark_what_each_environment_runs_and_may_roll_back_to(renders, tmp_path):
     """With CodeDeploy, a service's task sets say what it runs (with the ECS controller, its
     deployments: test_lifecycle_policy_keeps_what_runs_however_many_builds_follow)."""
     case, field = "go-blue_green-codedeploy", "taskSets"
+    staging, prod = f"{SERVICE}-stg", SERVICE
     repo = ImageRepository()
-    for tag in ("a", "b", "c", "d"):
+    for tag in "abcdefg":
         repo.push(tag)
+    # A mark from an earlier build project whose numbers were higher (a recreated pipeline stack) counts for nothing.
+    old = repo.state["images"][5]
+    old["imageTags"].append(f"deployed-prod-999-{old['imageDigest'].split(':')[1][:12]}")
     # The first build: no environment exists yet.
     first = repo.build(renders[case], 1, tmp_path)
     assert first.returncode == 0, first.stderr
-    assert repo.tags() == {"a": [], "b": [], "c": [], "d": []}
-    repo.runs(f"{SERVICE}-stg", "b", field=field)
-    repo.runs(SERVICE, "a", field=field)
+    assert repo.tags() == {tag: [] for tag in "abcdefg"}
+    repo.runs(staging, "a", field=field)
+    repo.runs(prod, "a", field=field)
+    repo.runs(staging, "b", field=field)
     assert repo.build(renders[case], 2, tmp_path).returncode == 0
-    assert repo.tags() == {"a": ["deployed-prod-2"], "b": ["deployed-staging-2"], "c": [], "d": []}
-    # Production moves to b; a is what it would roll back to.
-    repo.runs(SERVICE, "b", field=field)
+    assert repo.tags() == {"a": ["deployed-prod-2", "deployed-staging-2"], "b": ["deployed-staging-2"],
+                           "c": [], "d": [], "e": [], "f": [], "g": []}
+    # Staging's deployment of c fails and rolls back to b; production deploys d, then e, with no build between.
+    repo.register(staging, "c")
+    repo.runs(prod, "d", field=field)
+    repo.runs(prod, "e", field=field)
     assert repo.build(renders[case], 3, tmp_path).returncode == 0
-    assert repo.tags() == {"a": ["deployed-prod-2"], "b": ["deployed-prod-3", "deployed-staging-3"], "c": [], "d": []}
-    # Staging is halfway from b to c, production moves on to c: a is no longer needed.
-    repo.runs(f"{SERVICE}-stg", "b", "c", field=field)
-    repo.runs(SERVICE, "c", field=field)
+    assert repo.tags() == {"a": ["deployed-prod-3", "deployed-staging-3"], "b": ["deployed-staging-3"], "c": ["deployed-staging-3"],
+                           "d": ["deployed-prod-3"], "e": ["deployed-prod-3"], "f": [], "g": []}
+    # Two more deployments each: the oldest images lose their marks (images are never deleted).
+    repo.runs(staging, "f", field=field)
+    repo.runs(staging, "g", field=field)
+    repo.runs(prod, "e", "g", field=field)  # halfway from e to g
     assert repo.build(renders[case], 4, tmp_path).returncode == 0
-    assert repo.tags() == {"a": [], "b": ["deployed-prod-3", "deployed-staging-4"], "c": ["deployed-prod-4", "deployed-staging-4"], "d": []}
-    # Staging finished on d; the mark of b for production is its rollback; images are never deleted.
-    repo.runs(f"{SERVICE}-stg", "d", field=field)
-    assert repo.build(renders[case], 5, tmp_path).returncode == 0
-    assert repo.tags() == {"a": [], "b": ["deployed-prod-3"], "c": ["deployed-prod-5", "deployed-staging-4"],
-                           "d": ["deployed-staging-5"]}  # of b and c, marked at once, the newer is staging's rollback
+    assert repo.tags() == {"a": [], "b": [], "c": ["deployed-staging-4"], "d": [], "e": ["deployed-prod-4"],
+                           "f": ["deployed-staging-4"], "g": ["deployed-prod-4", "deployed-staging-4"]}
     puts = [call[2] for call in repo.state["calls"] if call[1] == "PutImage"]
     assert puts and all(put["imageManifest"] == next(i["manifest"] for i in repo.state["images"] if i["imageDigest"] == put["imageDigest"])
                         for put in puts)
@@ -717,21 +774,61 @@ def expired_by(policy: dict[str, Any], images: list[dict[str, Any]]) -> set[str]
     return expired
 
 
-def test_lifecycle_policy_keeps_what_runs_however_many_builds_follow(renders, tmp_path):
+@pytest.mark.parametrize("case", ["nodejs-rolling", "go-blue_green-codedeploy"])
+def test_lifecycle_policy_keeps_what_runs_however_many_builds_follow(renders, case, tmp_path):
     """Production stays on an old image while 60 builds reach staging: its image, staging's, the one
-    staging ran before and the seed survive the lifecycle policy; most of the others expire."""
-    case = "nodejs-rolling"
+    staging ran before and (with CodeDeploy) the seed survive the lifecycle policy; most others expire."""
+    field = "taskSets" if uses_codedeploy(case) else "deployments"
     policy = json.loads(load_pipeline(renders[case])["Resources"]["ImageRepository"]["Properties"]["LifecyclePolicy"]["LifecyclePolicyText"])
     repo = ImageRepository()
-    seed = repo.push(catalog.ECS_SEED_IMAGE_TAG)
+    seeds = {repo.push(catalog.ECS_SEED_IMAGE_TAG)} if uses_codedeploy(case) else set()
     production = repo.push("c1")
-    repo.runs(SERVICE, "c1")
+    repo.runs(SERVICE, "c1", field=field)
     digests = [repo.push(f"c{number}") for number in range(2, 62)]
-    repo.runs(f"{SERVICE}-stg", "c42")
+    repo.runs(f"{SERVICE}-stg", "c42", field=field)
     assert repo.build(renders[case], 42, tmp_path).returncode == 0
-    repo.runs(f"{SERVICE}-stg", "c61")
+    repo.runs(f"{SERVICE}-stg", "c61", field=field)
     assert repo.build(renders[case], 62, tmp_path).returncode == 0
     expired = expired_by(policy, repo.state["images"])
-    kept = {seed, production, digests[-1], digests[40]}  # c61 runs in staging, c42 ran there before
+    kept = {*seeds, production, digests[-1], digests[40]}  # c61 runs in staging, c42 ran there before
     assert not expired & kept
-    assert len(expired) == len(repo.state["images"]) - catalog.ECS_KEEP_NEWEST_IMAGES - 2
+    # Outside the newest images, only production's image and the seed are kept.
+    assert len(expired) == len(repo.state["images"]) - catalog.ECS_KEEP_NEWEST_IMAGES - 1 - len(seeds)
+
+
+# --------------------------------------------------------------------------- who reaches the test listener
+
+
+@pytest.mark.parametrize("case", NAMES)
+def test_only_the_check_and_the_owners_cidr_reach_the_test_listener(renders, case):
+    """The test listener serves the unreleased version: no 0.0.0.0/0 on its port, the check runs in the VPC."""
+    resources = load_service(renders[case])["Resources"]
+    parameters = load_service(renders[case])["Parameters"]
+    port = catalog.ECS_TEST_LISTENER_PORT
+    ingress = resources["LoadBalancerSecurityGroup"]["Properties"]["SecurityGroupIngress"]
+    assert [rule["FromPort"] for rule in ingress if rule.get("CidrIp") == "0.0.0.0/0"] == [catalog.ECS_PRODUCTION_PORT]
+    if CASES[case]["strategy"] == "rolling":
+        assert "TestTrafficCheck" not in resources and "TestTrafficCidr" not in parameters
+        return
+    (from_check,) = [rule for rule in ingress if rule["FromPort"] == port]
+    assert from_check["SourceSecurityGroupId"] == {"Ref": "TestTrafficCheckSecurityGroup"} and from_check["ToPort"] == port
+    (optional,) = [resource for resource in resources_of_type({"Resources": resources}, "AWS::EC2::SecurityGroupIngress").values()
+                   if resource["Properties"].get("GroupId") == {"Ref": "LoadBalancerSecurityGroup"}]
+    assert optional["Condition"] == "AdmitsTestTrafficCidr"
+    assert (optional["Properties"]["CidrIp"], optional["Properties"]["FromPort"], optional["Properties"]["ToPort"]) == (
+        {"Ref": "TestTrafficCidr"}, port, port)
+    cidr = parameters["TestTrafficCidr"]
+    assert cidr["Default"] == ""
+    assert all(re.fullmatch(cidr["AllowedPattern"], value) for value in ("", "203.0.113.0/24", "198.51.100.7/32"))
+    assert not any(re.fullmatch(cidr["AllowedPattern"], value) for value in ("0.0.0.0", "203.0.113.0/33", "any"))
+    # The check sits in the private subnets with its own group, which may call the test listener and HTTPS APIs only.
+    check = resources["TestTrafficCheck"]["Properties"]
+    assert check["VpcConfig"] == {"SecurityGroupIds": [{"Ref": "TestTrafficCheckSecurityGroup"}], "SubnetIds": {"Ref": "PrivateSubnetIds"}}
+    egress = resources["TestTrafficCheckSecurityGroup"]["Properties"]["SecurityGroupEgress"]
+    assert [(rule["CidrIp"], rule["FromPort"], rule["ToPort"]) for rule in egress] == [("0.0.0.0/0", 443, 443)]
+    to_listener = resources["TestTrafficCheckToLoadBalancer"]["Properties"]
+    assert (to_listener["GroupId"], to_listener["DestinationSecurityGroupId"]) == (
+        {"Ref": "TestTrafficCheckSecurityGroup"}, {"Ref": "LoadBalancerSecurityGroup"})
+    assert to_listener["FromPort"] == to_listener["ToPort"] == port
+    readme = (renders[case] / "README.md").read_text()
+    assert '"TestTrafficCidr": "203.0.113.0/24"' in readme

@@ -28,11 +28,13 @@ from test_target_ecs import (
     REGION,
     SERVICE,
     LambdaContext,
+    LoadBalancerInterfaces,
     _HealthServer,
     container,
     deploy_actions,
     load_buildspec,
     run_post_build,
+    set_hook_environment,
 )
 
 NATIVE: dict[str, dict[str, Any]] = {
@@ -161,12 +163,16 @@ def test_lifecycle_hook_runs_after_test_traffic_with_its_own_roles(renders, case
     assert invoke["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {"Service": "ecs.amazonaws.com"}
     (statement,) = [s for p in invoke["Policies"] for s in p["PolicyDocument"]["Statement"]]
     assert (statement["Action"], statement["Resource"]) == ("lambda:InvokeFunction", {"Fn::GetAtt": ["TestTrafficCheck", "Arn"]})
-    # The check's own role writes its logs and nothing else: it calls no AWS API.
+    # The check's own role writes its logs and lets Lambda place it in the VPC; the only API it calls
+    # itself is EC2's DescribeNetworkInterfaces.
     own = [s for p in resources["TestTrafficCheckRole"]["Properties"]["Policies"] for s in p["PolicyDocument"]["Statement"]]
-    assert [sorted(s["Action"]) for s in own] == [["logs:CreateLogStream", "logs:PutLogEvents"]]
+    assert [sorted(s["Action"]) for s in own] == [
+        ["logs:CreateLogStream", "logs:PutLogEvents"],
+        ["ec2:AssignPrivateIpAddresses", "ec2:CreateNetworkInterface", "ec2:DeleteNetworkInterface", "ec2:UnassignPrivateIpAddresses"],
+        ["ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets"]]
     check = resources["TestTrafficCheck"]["Properties"]
-    assert check["Environment"]["Variables"]["TEST_URL"] == {
-        "Fn::Sub": f"http://${{LoadBalancer.DNSName}}:{catalog.ECS_TEST_LISTENER_PORT}/health"}
+    assert check["Environment"]["Variables"]["LOAD_BALANCER"] == {"Fn::GetAtt": ["LoadBalancer", "LoadBalancerFullName"]}
+    assert check["Environment"]["Variables"]["TEST_PORT"] == str(catalog.ECS_TEST_LISTENER_PORT)
     assert not check["FunctionName"]["Fn::Sub"].startswith("CodeDeployHook_")
 
 
@@ -232,13 +238,13 @@ def test_readme_explains_the_controller_and_links_the_migration_guide(renders, c
 # --------------------------------------------------------------------------- the POST_TEST_TRAFFIC_SHIFT hook
 
 
-def load_ecs_hook(render_dir: Path, monkeypatch, url: str, attempts: int = 3, retry_seconds: int = 20) -> types.ModuleType:
+def load_ecs_hook(render_dir: Path, monkeypatch, url: str, attempts: int = 3, retry_seconds: int = 20,
+                  ec2: LoadBalancerInterfaces | None = None) -> types.ModuleType:
     properties = load_service(render_dir)["Resources"]["TestTrafficCheck"]["Properties"]
-    monkeypatch.setenv("TEST_URL", url)
-    monkeypatch.setenv("ATTEMPTS", str(attempts))
+    set_hook_environment(monkeypatch, url, attempts)
     monkeypatch.setenv("RETRY_SECONDS", str(retry_seconds))
-    # The code needs no AWS SDK: make sure it does not import one.
-    monkeypatch.setitem(sys.modules, "boto3", None)
+    # The only AWS API the check calls: EC2, for the load balancer's private addresses.
+    monkeypatch.setitem(sys.modules, "boto3", types.SimpleNamespace(client=lambda name, **kwargs: {"ec2": ec2 or LoadBalancerInterfaces()}[name]))
     code = properties["Code"]["ZipFile"]
     assert len(code) <= 4096, "inline Lambda code is limited to 4096 characters"
     module = types.ModuleType("index")

@@ -345,12 +345,13 @@ def test_the_function_runs_the_answered_runtime_and_reads_only_its_secrets(rende
         assert set(variables) == {"SERVICE_NAME", "APP_VERSION"}
         return
     assert statements["ReadSecrets"]["Action"] == "secretsmanager:GetSecretValue"
-    assert [sub(r, {}) for r in statements["ReadSecrets"]["Resource"]] == [
-        f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:orders/db-??????"]
+    # DB_PASSWORD is named after the environment ({env}/db): the function's name in this stack.
+    assert [sub(r, {"FunctionName": "orders-stg"}) for r in statements["ReadSecrets"]["Resource"]] == [
+        f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:orders-stg/db-??????"]
     assert statements["ReadParameters"]["Action"] == "ssm:GetParameter"
     assert [sub(r, {}) for r in statements["ReadParameters"]["Resource"]] == [f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/orders/api-key"]
     # Names only: the values never appear in the template.
-    assert variables["DB_PASSWORD_SECRET_ID"] == "orders/db"
+    assert variables["DB_PASSWORD_SECRET_ID"] == {"Fn::Sub": "${FunctionName}/db"}
     assert variables["API_KEY_PARAMETER_NAME"] == "/orders/api-key"
     assert "DB_PASSWORD" not in variables and "API_KEY" not in variables
 
@@ -563,10 +564,13 @@ def test_readme_shows_the_traffic_timeline_of_the_strategy(renders, variant):
 
 
 def test_readme_names_the_secrets_the_function_reads(renders):
-    case = next(c for c in CASES if COMBOS[c].get("secrets"))
-    readme = (renders[case] / "README.md").read_text()
-    assert "`DB_PASSWORD_SECRET_ID` names the Secrets Manager secret `orders/db`" in readme
-    assert "`API_KEY_PARAMETER_NAME` names the SSM parameter `/orders/api-key`" in readme
+    for case in (c for c in CASES if COMBOS[c].get("secrets")):
+        readme = (renders[case] / "README.md").read_text()
+        names = "`orders-stg/db` in staging, `orders/db` in production" if COMBOS[case]["staging"] else "`orders/db`"
+        assert f"`DB_PASSWORD_SECRET_ID` names the Secrets Manager secret {names}" in readme
+        # The Secrets table names the variables the function gets: names, not values.
+        assert f"| `DB_PASSWORD_SECRET_ID` | the app, which reads the value itself | Secrets Manager secret {names} |" in readme
+        assert "`API_KEY_PARAMETER_NAME` names the SSM parameter `/orders/api-key`" in readme
 
 
 # --------------------------------------------------------------------------- the hooks' code

@@ -1,5 +1,5 @@
 """CodeDeploy runs this AfterAllowTestTraffic: the new tasks get the test listener's traffic.
-It asks for /health through the test listener, retrying while the new tasks are not ready,
+It asks for /health through the test listener, from inside the VPC, retrying while the new tasks are not ready,
 and reports Succeeded or Failed; Failed makes CodeDeploy roll the deployment back. Whatever
 goes wrong in the check is reported as Failed at once: CodeDeploy would otherwise wait for
 the hook's timeout. A report that cannot be sent raises, so that Lambda runs the hook again."""
@@ -12,20 +12,25 @@ import urllib.request
 import boto3
 from botocore.config import Config
 
-URL = os.environ["TEST_URL"]
+LOAD_BALANCER = os.environ["LOAD_BALANCER"]
+HOST = os.environ["HOST"]
+PORT = os.environ["TEST_PORT"]
 ATTEMPTS = int(os.environ["ATTEMPTS"])
 RETRY_SECONDS = float(os.environ["RETRY_SECONDS"])
 PROBE_SECONDS = 5
 REPORT_SECONDS = 10  # kept back from the check to report its outcome
 
 
-from hook_probe import probe  # hook-resources.yml.jinja pastes hook_probe.py's function here
+from hook_probe import probe, test_urls  # hook-resources.yml.jinja pastes hook_probe.py's functions here
 
 def seconds_left(context):
     return context.get_remaining_time_in_millis() / 1000 if context else 60.0
 
 
 def check(context):
+    seconds = max(1, min(PROBE_SECONDS, seconds_left(context) - REPORT_SECONDS))
+    ec2 = boto3.client("ec2", config=Config(connect_timeout=seconds, read_timeout=seconds, retries={"total_max_attempts": 1}))
+    urls = test_urls(ec2, LOAD_BALANCER, PORT)
     result = "not ready"
     for attempt in range(ATTEMPTS):
         budget = seconds_left(context) - REPORT_SECONDS
@@ -34,7 +39,7 @@ def check(context):
         if attempt:
             time.sleep(RETRY_SECONDS)
             budget -= RETRY_SECONDS
-        result = probe(URL, timeout=max(1, min(PROBE_SECONDS, budget)))
+        result = probe(urls[attempt % len(urls)], HOST, timeout=max(1, min(PROBE_SECONDS, budget))) if urls else "not ready"
         if result != "not ready":
             break
     return result
@@ -56,6 +61,6 @@ def handler(event, context):
     except Exception as error:  # noqa: BLE001 - any failure of the check fails the deployment now
         result = f"error {error!r}"
     status = "Succeeded" if result == "healthy" else "Failed"
-    print(f"GET {URL}: {result}; deployment {event['DeploymentId']}: {status}")
+    print(f"GET /health on {LOAD_BALANCER}:{PORT}: {result}; deployment {event['DeploymentId']}: {status}")
     report(event, status, context)
     return status
