@@ -151,6 +151,38 @@ def check_strategy_detail(question: str, value: Any, controller: str, limits_tab
     return message
 
 
+def ecs_rollout_minutes(strategy: str, bake: Any, canary_minutes: Any, linear_percent: Any, linear_minutes: Any) -> int:
+    """An Amazon ECS native rollout's bake times as CloudFormation counts them: the bake time, plus
+    the canary's, or the step bake time once per step but the last ("AWS::ECS::Service
+    LinearConfiguration": 100 / StepPercent - 1 steps when it divides evenly, else its floor)."""
+    total = int(float(bake or 0))
+    if strategy == "canary":
+        total += int(float(canary_minutes or 0))
+    elif strategy == "linear":
+        shares = 100 / float(linear_percent)
+        total += int(float(linear_minutes or 0)) * (int(shares) - 1 if shares.is_integer() else math.floor(shares))
+    return total
+
+
+def check_ecs_rollout(strategy: str, bake: Any, canary_minutes: Any, linear_percent: Any, linear_minutes: Any,
+                      controller: str, max_minutes: int) -> str:
+    """Amazon ECS native: the rollout within what CloudFormation accepts (checked at bake_minutes, the last detail)."""
+    if controller != "ecs":
+        return ""
+    try:
+        total = ecs_rollout_minutes(strategy, bake, canary_minutes, linear_percent, linear_minutes)
+    except (TypeError, ValueError, ZeroDivisionError):
+        return ""  # the single-answer validators report malformed numbers
+    if total > max_minutes:
+        return (
+            f"{bake!r} is not a valid bake_minutes for this rollout: its bake times add up to {total} minutes, and "
+            f"CloudFormation, which deploys the service stack, refuses an Amazon ECS rollout of more than {max_minutes} "
+            f"minutes ({max_minutes // 60} hours); shorten the bake time{' or the canary' if strategy == 'canary' else ''}"
+            f"{' or the steps (fewer minutes, a larger percent)' if strategy == 'linear' else ''}"
+        )
+    return ""
+
+
 def check_linear_rollout(percent: Any, minutes: Any, controller: str, max_minutes: int) -> str:
     """CodeDeploy linear: the whole rollout (steps after the first x interval) within max_minutes."""
     if controller != "codedeploy":

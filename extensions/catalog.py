@@ -146,7 +146,8 @@ RUNTIMES: dict[str, dict[str, Any]] = {
         "start_needs_build": True,
         "test_report": {"files": ["reports/junit.xml"], "format": "JUNITXML"},
         "bundle_paths": ["bin/app"],
-        "cache_paths": ["/root/go/pkg/mod/**/*", "/root/.cache/go-build/**/*"],
+        # CodeBuild's standard images set GOPATH=/go: modules download to /go/pkg/mod.
+        "cache_paths": ["/go/pkg/mod/**/*", "/root/.cache/go-build/**/*"],
         "build_env": {"CGO_ENABLED": "0", "GOOS": "linux"},
     },
 }
@@ -302,6 +303,12 @@ STRATEGY_LIMITS: dict[str, dict[str, dict[str, float]]] = {
 }
 
 CODEDEPLOY_MAX_ROLLOUT_MINUTES = 2880
+
+# An Amazon ECS native rollout runs inside the service stack's CloudFormation update, which times
+# out after 36 hours; CloudFormation refuses a canary or linear configuration whose bake times add
+# up to more than 33 hours ("AWS::ECS::Service CanaryConfiguration", "... LinearConfiguration").
+# The 3 hours between leave room for scale-up and the test traffic check.
+ECS_CLOUDFORMATION_MAX_ROLLOUT_MINUTES = 33 * 60
 
 
 # Who shifts the traffic of an ECS blue/green, canary or linear deployment.
@@ -463,7 +470,9 @@ LAMBDA_HOOK_RUNTIME = next(iter(RUNTIMES["python"]["versions"].values()))["lambd
 LAMBDA_DEFAULTS: dict[str, int] = {
     "memory_mb": 512,
     "timeout_seconds": 10,
-    "reserved_concurrency": 50,
+    # -1 reserves none: reserving takes from the account's concurrency quota, which a new account
+    # may have as low as 10 (and Lambda keeps 100 unreserved), so a reservation can fail the stack.
+    "reserved_concurrency": -1,
     "log_retention_days": 365,
     # A hook invokes the function at most twice, 5 s to connect and 30 s to answer each time.
     "hook_timeout_seconds": 90,
@@ -760,6 +769,14 @@ ECS_HOOK_ATTEMPTS = 10
 ECS_HOOK_RETRY_SECONDS = 15
 
 
+def ecs_private_endpoints(secrets: bool, check: bool, codedeploy: bool) -> list[str]:
+    """The interface VPC endpoints ECS tasks in private subnets need without a NAT gateway (besides
+    an S3 gateway endpoint for image layers): ECR's two, CloudWatch Logs, Secrets Manager and SSM
+    when the app has secrets (aws-reference.md), and the APIs the test traffic check calls."""
+    return (["ecr.api", "ecr.dkr", "logs"] + (["secretsmanager", "ssm"] if secrets else [])
+            + (["ec2"] if check else []) + (["codedeploy"] if check and codedeploy else []))
+
+
 def ecs_health_check_command(runtime: str, port: int) -> list[str]:
     """The container health check command of a runtime's image, for its port."""
     return [part.replace("{port}", str(port)) for part in ECS_HEALTH_CHECK_COMMANDS[runtime]]
@@ -880,8 +897,10 @@ EC2_RUNTIMES: dict[str, dict[str, Any]] = {
 EC2_FLEET = {"min_size": 2, "max_size": 4, "desired_capacity": 2, "deregistration_delay": 30}
 
 # Blue/green: minutes the original instances stay registered-out but running after a
-# successful deployment, so a rollback only moves traffic back (at most 2880).
-EC2_BLUE_TERMINATION_WAIT_MINUTES = 60
+# successful deployment, so a rollback only moves traffic back (at most 2880), per environment.
+# The pipeline's deploy action waits for them too (a blue/green deployment succeeds only after
+# the wait): staging's is short, so that runs do not queue behind it; production keeps an hour.
+EC2_BLUE_TERMINATION_WAIT_MINUTES = {"staging": 5, "prod": 60}
 
 # The alarm that stops and rolls back a deployment: 5xx answers of the app itself
 # (not of the load balancer, which answers 503 while a new fleet has no healthy

@@ -1,8 +1,8 @@
 """The data table and the answer rules as Jinja globals, for copier.yml and the templates.
 
 `catalog` (the facts of catalog.py) and its look-ups give copier.yml its choices (text
-and values both from the tables) and defaults; `check` (the rules of answers.py), `check_strategy_detail` and
-`check_linear_rollout` are its validators. The last two read the answers they depend on
+and values both from the tables) and defaults; `check` (the rules of answers.py), `check_strategy_detail`,
+`check_linear_rollout` and `check_ecs_rollout` are its validators. The last three read the answers they depend on
 from the context (`@pass_context`), so no validator in copier.yml spells out a dict.
 """
 
@@ -46,6 +46,13 @@ def check_linear_rollout(context, percent: Any, minutes: Any) -> str:
     return answers.check_linear_rollout(percent, minutes, controller, catalog.CODEDEPLOY_MAX_ROLLOUT_MINUTES)
 
 
+@pass_context
+def check_ecs_rollout(context, bake: Any) -> str:
+    controller = catalog.controller_for(_answers_so_far(context))
+    return answers.check_ecs_rollout(context.get("strategy"), bake, context.get("canary_minutes"), context.get("linear_percent"),
+                                     context.get("linear_minutes"), controller, catalog.ECS_CLOUDFORMATION_MAX_ROLLOUT_MINUTES)
+
+
 def _answers_so_far(context) -> dict[str, Any]:
     """The answers a controller depends on; a question not asked yet reads as None."""
     return {key: context.get(key) for key in ("target", "strategy", "ecs_controller")}
@@ -65,4 +72,5 @@ class DataTableGlobals(Extension):
             check=answers,
             check_strategy_detail=check_strategy_detail,
             check_linear_rollout=check_linear_rollout,
+            check_ecs_rollout=check_ecs_rollout,
         )

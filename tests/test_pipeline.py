@@ -28,6 +28,7 @@ from helpers import (
     load_cfn,
     load_pipeline,
     policy_statements,
+    recorded_answers,
     resources_of_type,
 )
 
@@ -430,9 +431,22 @@ def test_the_readme_deploys_with_one_command(renders, case):
     deploy = readme[readme.index("\n## Deploy\n"):readme.index("\n## Update from the template\n")]
     assert re.findall(r"aws cloudformation deploy\b", deploy) == ["aws cloudformation deploy"]
     assert "--template-file infra/pipeline.yml" in deploy and f"--stack-name {SERVICE}-pipeline" in deploy
-    # Nothing to start, create or pass by hand after it.
-    for manual in ("start-pipeline-execution", "--parameter-overrides", "aws ecr describe-images", "vpc-0123"):
+    # Nothing to create or pass by hand after it.
+    for manual in ("--parameter-overrides", "aws ecr describe-images", "vpc-0123"):
         assert manual not in deploy, manual
+    # The first run starts with the stack; a connection the stack creates is PENDING until its
+    # handshake, so that run fails at Source and must be started again, after the handshake.
+    answers = ANSWER_SETS[case]
+    pending = catalog.SOURCE_PROVIDERS[answers["source_provider"]]["kind"] == "connection" and not answers.get("connection_arn")
+    assert deploy.count("aws codepipeline start-pipeline-execution") == pending
+    if pending:
+        assert deploy.index("Update pending connection") < deploy.index(f"start-pipeline-execution --name {SERVICE}-pipeline")
+    # An S3 source's upload events reach EventBridge only once the bucket sends them.
+    if answers["source_provider"] == "s3":
+        bucket = recorded_answers(renders[case])["source_bucket"]
+        commands = re.findall(r"^   aws s3api (put-bucket-\S+) --bucket (\S+)", deploy, re.MULTILINE)
+        assert commands == [("put-bucket-versioning", bucket), ("put-bucket-notification-configuration", bucket)]
+        assert """--notification-configuration '{"EventBridgeConfiguration": {}}'""" in deploy
     assert "### Changing the infrastructure" in deploy and "RestartExecutionOnUpdate" in deploy
 
 
@@ -598,8 +612,20 @@ def test_artifact_bucket_is_encrypted_private_and_expiring(renders, case):
     assert bucket["VersioningConfiguration"] == {"Status": "Enabled"}
     assert set(bucket["PublicAccessBlockConfiguration"].values()) == {True} and len(bucket["PublicAccessBlockConfiguration"]) == 4
     assert bucket["OwnershipControls"] == {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]}
-    (lifecycle,) = bucket["LifecycleConfiguration"]["Rules"]
-    assert lifecycle["ExpirationInDays"] == {"Ref": "ArtifactRetentionDays"} and lifecycle["NoncurrentVersionExpiration"]
+    rules = bucket["LifecycleConfiguration"]["Rules"]
+    assert all(rule["Status"] == "Enabled" for rule in rules)
+
+    def expiring(key: str) -> list[str]:
+        return [rule["Id"] for rule in rules if "ExpirationInDays" in rule and key.startswith(rule.get("Prefix", ""))]
+
+    # Old versions and unfinished uploads go everywhere; current objects expire, except the Lambda code
+    # packages that rolling a service stack back needs (its previous template names them).
+    (everywhere,) = [rule for rule in rules if "Prefix" not in rule]
+    assert everywhere["NoncurrentVersionExpiration"] and everywhere["AbortIncompleteMultipartUpload"]
+    assert expiring(f"{SERVICE}-pipeline/BuildOutpu/abc.zip") == ["ExpireOldArtifacts"]
+    assert expiring(f"{catalog.ARTIFACT_BUCKET_PREFIXES['test_reports']}/x.xml") == ["ExpireOldTestReports"]
+    assert expiring(f"{catalog.ARTIFACT_BUCKET_PREFIXES['lambda_code']}/0123abcd") == []
+    assert all(rule["ExpirationInDays"] == {"Ref": "ArtifactRetentionDays"} for rule in rules if "ExpirationInDays" in rule)
     denies = {s["Sid"]: s for s in resources["ArtifactBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]}
     assert denies["DenyInsecureTransport"]["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
     assert denies["DenyNonKmsEncryption"]["Condition"]["StringNotEquals"] == {"s3:x-amz-server-side-encryption": "aws:kms"}
@@ -669,6 +695,10 @@ def test_buildspec_runs_the_runtime_and_the_targets_packaging(renders, case):
     assert phases["pre_build"]["commands"] == runtime["test_commands"]
     assert phases["build"]["commands"][: len(runtime["build_commands"])] == runtime["build_commands"]
     assert buildspec["cache"]["paths"] == runtime["cache_paths"]
+    if answers["runtime"] == "go":
+        # CodeBuild's standard images set GOPATH=/go (aws-reference.md): module downloads land there.
+        assert "/go/pkg/mod/**/*" in buildspec["cache"]["paths"]
+        assert not any(path.startswith("/root/go/") for path in buildspec["cache"]["paths"])
     assert buildspec["env"].get("variables", {}).items() >= runtime["build_env"].items()
     files = buildspec["artifacts"]["files"]
     if answers["target"] == "ec2":

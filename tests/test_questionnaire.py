@@ -281,6 +281,31 @@ def test_strategy_details_use_the_limits_of_the_chosen_ecs_controller(copie, tem
         assert words in str(result.exception)
 
 
+@pytest.mark.parametrize(
+    ("answers", "accepted"),
+    [
+        # The service stack's CloudFormation update runs the rollout; its action may take 3 days, so the
+        # 60-minute limit of CodePipeline's ECS deploy action does not apply (a 90-minute canary is fine).
+        ({"strategy": "canary", "canary_minutes": 90, "bake_minutes": 60}, True),
+        ({"strategy": "canary", "canary_minutes": 1440, "bake_minutes": 540}, True),
+        ({"strategy": "canary", "canary_minutes": 1440, "bake_minutes": 541}, False),
+        ({"strategy": "linear", "linear_percent": 10, "linear_minutes": 220, "bake_minutes": 0}, True),  # 9 steps
+        ({"strategy": "linear", "linear_percent": 10, "linear_minutes": 221, "bake_minutes": 0}, False),
+        ({"strategy": "linear", "linear_percent": 11, "linear_minutes": 220, "bake_minutes": 0}, True),  # floor(100 / 11)
+        ({"strategy": "blue_green", "bake_minutes": 1440}, True),
+    ],
+)
+def test_an_ecs_native_rollout_stays_within_what_cloudformation_accepts(copie, template_dir, answers, accepted):
+    """CloudFormation refuses an ECS canary or linear rollout whose bake times add up to more than 33 hours."""
+    result = copie.copy(extra_answers={"target": "ecs_fargate", "ecs_controller": "ecs", **answers}, template_dir=template_dir)
+    if accepted:
+        assert result.exit_code == 0, result.exception
+        return
+    message = str(result.exception)
+    assert "Validation error for question 'bake_minutes'" in message
+    assert "CloudFormation" in message and f"more than {catalog.ECS_CLOUDFORMATION_MAX_ROLLOUT_MINUTES} minutes" in message
+
+
 def test_ecs_controller_is_asked_only_for_traffic_shifting_on_ecs(copie, template_dir):
     for answers, asked in [
         ({"target": "ecs_fargate", "strategy": "canary"}, True),

@@ -334,7 +334,14 @@ def test_the_stack_owns_the_auto_scaling_group_only_in_place(renders, case):
         assert blue_green["TerminateBlueInstancesOnDeploymentSuccess"] == {
             "Action": "TERMINATE", "TerminationWaitTimeInMinutes": {"Ref": "BlueTerminationWaitMinutes"}}
         wait = template["Parameters"]["BlueTerminationWaitMinutes"]
-        assert wait["Default"] == catalog.EC2_BLUE_TERMINATION_WAIT_MINUTES and wait["MaxValue"] == 2880
+        assert wait["Default"] == catalog.EC2_BLUE_TERMINATION_WAIT_MINUTES["prod"] and wait["MaxValue"] == 2880
+        # The deploy action waits for the blue fleet's termination: staging's wait is short, production's explicit.
+        for env in environments_of(answers_of(case)):
+            parameters = json.loads((renders[case] / "infra" / "environments" / f"{env['key']}.json").read_text())["Parameters"]
+            assert parameters["BlueTerminationWaitMinutes"] == str(catalog.EC2_BLUE_TERMINATION_WAIT_MINUTES[env["key"]])
+        assert catalog.EC2_BLUE_TERMINATION_WAIT_MINUTES["staging"] <= 10
+        readme = (renders[case] / "README.md").read_text()
+        assert "aws deploy continue-deployment --deployment-id <id> --deployment-wait-type TERMINATION_WAIT" in readme
         function = template["Resources"]["DeploymentGroupFunction"]["Properties"]
         assert props["ServiceToken"] == {"Fn::GetAtt": ["DeploymentGroupFunction", "Arn"]}
         assert function["Runtime"] == catalog.EC2_FLEET_FUNCTION_RUNTIME and function["Timeout"] == 900
@@ -367,6 +374,10 @@ def test_instances_are_hardened_and_reachable_only_from_the_load_balancer(render
                         "IpProtocol": "tcp", "SourceSecurityGroupId": {"Ref": "LoadBalancerSecurityGroup"}, "ToPort": port}]
     target_group = template["Resources"]["TargetGroup"]["Properties"]
     assert (target_group["HealthCheckPath"], target_group["Port"], target_group["Matcher"]) == ("/health", port, {"HttpCode": "200"})
+    # The agent would need codedeploy-commands-secure and its :enable_auth_policy: setting to work
+    # through VPC endpoints, which the instances do not get: the private subnets need a NAT gateway.
+    subnets = " ".join(template["Parameters"]["PrivateSubnetIds"]["Description"].split())
+    assert "NAT gateway" in subnets and "VPC endpoints for" not in subnets
 
 
 @pytest.mark.parametrize("case", CASES)
@@ -823,7 +834,7 @@ def test_hooks_install_start_and_redeploy_the_app(renders, tmp_path, case):
 
 def test_the_app_stops_gracefully_with_its_unit(renders, tmp_path):
     """ApplicationStop's SIGTERM ends the real app cleanly; a second stop is harmless."""
-    instance = Instance(tmp_path / "root", "orders", "python", {"orders/db": "secret", "/orders/api-key": "key"})
+    instance = Instance(tmp_path / "root", "orders", "python", {"orders-stg/db": "secret", "/orders/api-key": "key"})
     try:
         bundle = build_bundle(renders["python-in_place"], tmp_path, "3" * 40, "python")
         instance.deploy(bundle, "in_place")
@@ -873,7 +884,7 @@ def test_before_install_refuses_a_user_with_roots_id(renders, tmp_path):
 
 
 def test_after_install_refuses_a_secret_of_several_lines(renders, tmp_path):
-    instance = Instance(tmp_path / "root", "orders", "python", {"orders/db": "line one\nline two", "/orders/api-key": "k"})
+    instance = Instance(tmp_path / "root", "orders", "python", {"orders-stg/db": "line one\nline two", "/orders/api-key": "k"})
     bundle = build_bundle(renders["python-in_place"], tmp_path, "4" * 40, "python")
     shutil.copytree(bundle, instance.app_dir)
     assert instance.run_script(bundle, "BeforeInstall").returncode == 0
@@ -881,6 +892,18 @@ def test_after_install_refuses_a_secret_of_several_lines(renders, tmp_path):
     assert result.returncode != 0
     assert "the value of DB_PASSWORD spans several lines" in result.stderr
     assert not (instance.env_dir / "orders.env").exists()
+
+
+def test_after_install_refuses_to_guess_the_environment_of_its_secrets(renders, tmp_path):
+    """DB_PASSWORD is named after the environment ({env}/db): without CodeDeploy's group name, no read at all."""
+    instance = Instance(tmp_path / "root", "orders", "python", {"orders-stg/db": "x", "/orders/api-key": "k"})
+    bundle = build_bundle(renders["python-in_place"], tmp_path, "5" * 40, "python")
+    shutil.copytree(bundle, instance.app_dir)
+    assert instance.run_script(bundle, "BeforeInstall").returncode == 0
+    result = instance.run_script(bundle, "AfterInstall", DEPLOYMENT_GROUP_NAME="")
+    assert result.returncode != 0
+    assert "DEPLOYMENT_GROUP_NAME is not set" in result.stderr
+    assert instance.calls("aws") == []
 
 
 # --------------------------------------------------------------------------- the blue/green deployment group function
@@ -905,6 +928,7 @@ class StandInClient:
         self.exceptions = types.SimpleNamespace(
             DeploymentGroupDoesNotExistException=type("DeploymentGroupDoesNotExistException", (Exception,), {}),
             ApplicationDoesNotExistException=type("ApplicationDoesNotExistException", (Exception,), {}),
+            InvalidRoleException=type("InvalidRoleException", (Exception,), {}),
         )
 
     def _call(self, operation: str, params: dict[str, Any]) -> None:
@@ -928,6 +952,10 @@ class StandInCodeDeploy(StandInClient):
 
     def create_deployment_group(self, **params):
         self._call("create_deployment_group", params)
+        if self.state.get("role_not_assumable", 0):
+            # IAM has not propagated the new service role yet: CodeDeploy cannot assume it.
+            self.state["role_not_assumable"] -= 1
+            raise self.exceptions.InvalidRoleException("AWS CodeDeploy does not have the permissions required to assume the role")
         self.state["deployment_groups"][(params["applicationName"], params["deploymentGroupName"])] = params
 
     def update_deployment_group(self, **params):
@@ -948,6 +976,13 @@ class StandInAutoScaling(StandInClient):
 
     def describe_auto_scaling_groups(self, **params):
         self._call("describe_auto_scaling_groups", params)
+        if "AutoScalingGroupNames" not in params:
+            # Every group of the account and Region, two a page.
+            names = sorted(self.state["auto_scaling_groups"])
+            start = int(params.get("NextToken", 0))
+            page = {"AutoScalingGroups": [dict(self.state["auto_scaling_groups"][name], AutoScalingGroupName=name)
+                                          for name in names[start:start + 2]]}
+            return {**page, "NextToken": str(start + 2)} if start + 2 < len(names) else page
         found = []
         for name in params["AutoScalingGroupNames"]:
             group = self.state["auto_scaling_groups"].get(name)
@@ -1134,6 +1169,38 @@ def test_stack_deletion_removes_the_deployment_group_and_the_group_in_service(fu
     assert deletes == [{"AutoScalingGroupName": in_service, "ForceDelete": True}]
     # It waited for the instances to go: the security groups are deleted next.
     assert ("sleep", 15) in function.state["calls"]
+
+
+def test_deletion_also_removes_the_copy_of_a_deployment_under_way(function):
+    """A blue/green deployment in flight has a copy the deployment group does not name yet."""
+    props = stack_properties(function.template)
+    invoke(function, "Create", props)
+    in_flight = "CodeDeploy_orders_d-INFLIGHT1"
+    function.state["auto_scaling_groups"][in_flight] = dict(function.state["auto_scaling_groups"]["orders-fleet"])
+    others = {"orders-stg-fleet", "CodeDeploy_orders-stg_d-OTHER", "CodeDeploy_ordersx_d-OTHER"}
+    for name in others:
+        function.state["auto_scaling_groups"][name] = {}
+    answer = invoke(function, "Delete", props)
+    assert answer["Status"] == "SUCCESS", answer["Reason"]
+    deleted = {params["AutoScalingGroupName"] for op, params in function.state["calls"] if op == "delete_auto_scaling_group"}
+    assert deleted == {"orders-fleet", in_flight}
+    assert set(function.state["auto_scaling_groups"]) == set(others), "other environments' groups stay"
+
+
+def test_creation_waits_for_codedeploy_to_accept_a_new_role(function):
+    function.state["role_not_assumable"] = 3
+    answer = invoke(function, "Create", stack_properties(function.template))
+    assert answer["Status"] == "SUCCESS", answer["Reason"]
+    creates = [op for op, _ in function.state["calls"] if op == "create_deployment_group"]
+    assert len(creates) == 4 and function.state["calls"].count(("sleep", function.module.ROLE_RETRY_SECONDS)) == 3
+    assert ("orders", "orders") in function.state["deployment_groups"]
+
+
+def test_creation_fails_when_the_role_never_becomes_assumable(function):
+    function.state["role_not_assumable"] = 1000
+    answer = invoke(function, "Create", stack_properties(function.template))
+    assert answer["Status"] == "FAILED" and answer["Reason"].startswith("InvalidRoleException")
+    assert len([op for op, _ in function.state["calls"] if op == "create_deployment_group"]) == function.module.ROLE_ATTEMPTS
 
 
 def test_deleting_a_stack_whose_create_failed_succeeds(function):

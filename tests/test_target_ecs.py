@@ -832,3 +832,15 @@ def test_only_the_check_and_the_owners_cidr_reach_the_test_listener(renders, cas
     assert to_listener["FromPort"] == to_listener["ToPort"] == port
     readme = (renders[case] / "README.md").read_text()
     assert '"TestTrafficCidr": "203.0.113.0/24"' in readme
+
+
+@pytest.mark.parametrize("case", NAMES)
+def test_private_subnets_name_every_endpoint_they_need_without_a_nat_gateway(renders, case):
+    """The tasks pull from ECR (two endpoints, layers from S3), log, read secrets; the check calls EC2 and CodeDeploy."""
+    description = " ".join(load_service(renders[case])["Parameters"]["PrivateSubnetIds"]["Description"].split())
+    listed = re.search(r"VPC endpoints for (.+) and an S3 gateway endpoint", description)
+    needed = {"ecr.api", "ecr.dkr", "logs"}
+    needed |= {"secretsmanager", "ssm"} if CASES[case].get("secrets") else set()
+    needed |= {"ec2"} if CASES[case]["strategy"] != "rolling" else set()
+    needed |= {"codedeploy"} if uses_codedeploy(case) else set()
+    assert listed and set(listed.group(1).split(", ")) == needed, description

@@ -563,6 +563,17 @@ def test_readme_shows_the_traffic_timeline_of_the_strategy(renders, variant):
         assert f"stack `{env['stack']}`, function `{env['name']}`" in readme
 
 
+@pytest.mark.parametrize("case", CASES[:2])
+def test_the_function_reserves_no_concurrency_unless_an_environment_asks(renders, case):
+    """Reserving takes from the account's quota, which new accounts have small: none by default."""
+    template = load_service(renders[case])
+    assert template["Parameters"]["ReservedConcurrency"]["Default"] == -1
+    assert template["Conditions"]["ReservesConcurrency"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "ReservedConcurrency"}, "-1"]}]}
+    for path in (renders[case] / "infra" / "environments").glob("*.json"):
+        assert "ReservedConcurrency" not in json.loads(path.read_text())["Parameters"]
+    assert '`"ReservedConcurrency": "50"`' in (renders[case] / "README.md").read_text()
+
+
 def test_readme_names_the_secrets_the_function_reads(renders):
     for case in (c for c in CASES if COMBOS[c].get("secrets")):
         readme = (renders[case] / "README.md").read_text()

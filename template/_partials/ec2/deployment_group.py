@@ -4,7 +4,8 @@ Each blue/green deployment replaces the Auto Scaling group: CodeDeploy copies it
 to the copy, deletes the original and names the copy in the deployment group. This function
 creates the first group and the deployment group; on a stack update it applies the stack's
 settings to the group the deployment group names at that moment; when the stack is deleted
-it deletes the deployment group and that Auto Scaling group.
+it deletes the deployment group, that Auto Scaling group and any copy a deployment under way
+has made (CodeDeploy names the copies CodeDeploy_<deployment group>_<deployment id>).
 """
 import json
 import logging
@@ -24,6 +25,10 @@ SETTINGS = ("AlarmConfiguration", "AutoRollbackConfiguration", "BlueGreenDeploym
 NUMBERS = {"DesiredCapacity", "HealthCheckGracePeriod", "MaxSize", "MinSize", "TerminationWaitTimeInMinutes",
            "WaitTimeInMinutes"}
 FLAGS = {"Enabled", "IgnorePollAlarmFailure"}
+# CodeDeploy refuses a service role created seconds earlier until IAM has propagated it
+# (InvalidRoleException): try again this often, this many seconds apart.
+ROLE_ATTEMPTS = 12
+ROLE_RETRY_SECONDS = 5
 
 
 def handler(event, context):
@@ -34,7 +39,7 @@ def handler(event, context):
         if event["RequestType"] == "Delete":
             delete(props, context)
         else:
-            data = {"AutoScalingGroupName": apply(props), "DeploymentGroupName": props["DeploymentGroupName"]}
+            data = {"AutoScalingGroupName": apply(props, context), "DeploymentGroupName": props["DeploymentGroupName"]}
     except Exception as error:  # CloudFormation must hear of every failure, or it waits for an hour
         LOG.exception("%s of %s failed", event["RequestType"], physical_id)
         status, reason = "FAILED", f"{type(error).__name__}: {error}"[:900]
@@ -63,7 +68,7 @@ def camel(value):
     return value
 
 
-def apply(props):
+def apply(props, context):
     """Create or update the deployment group and the Auto Scaling group it names; returns that group."""
     app, name = props["ApplicationName"], props["DeploymentGroupName"]
     fleet = typed(props["AutoScalingGroup"])
@@ -81,11 +86,23 @@ def apply(props):
     settings["autoScalingGroups"] = [group]
     if named is None:
         LOG.info("Creating deployment group %s of %s", name, app)
-        CODEDEPLOY.create_deployment_group(applicationName=app, deploymentGroupName=name, **settings)
+        with_new_role(context, CODEDEPLOY.create_deployment_group, applicationName=app, deploymentGroupName=name, **settings)
     else:
         LOG.info("Updating deployment group %s of %s", name, app)
-        CODEDEPLOY.update_deployment_group(applicationName=app, currentDeploymentGroupName=name, **settings)
+        with_new_role(context, CODEDEPLOY.update_deployment_group, applicationName=app, currentDeploymentGroupName=name, **settings)
     return group
+
+
+def with_new_role(context, call, **params):
+    """call(**params), again while CodeDeploy cannot assume a service role IAM has not propagated yet."""
+    for attempt in range(1, ROLE_ATTEMPTS + 1):
+        try:
+            return call(**params)
+        except CODEDEPLOY.exceptions.InvalidRoleException:
+            if attempt == ROLE_ATTEMPTS or context.get_remaining_time_in_millis() < (ROLE_RETRY_SECONDS + 60) * 1000:
+                raise
+            LOG.info("CodeDeploy cannot assume the service role yet (attempt %d): trying again", attempt)
+            time.sleep(ROLE_RETRY_SECONDS)
 
 
 def named_groups(app, name):
@@ -108,10 +125,11 @@ def delete(props, context):
     """Delete the deployment group and its Auto Scaling groups, and wait until their instances are gone."""
     app, name = props["ApplicationName"], props["DeploymentGroupName"]
     named = named_groups(app, name)
-    groups = set(named or []) | {props["AutoScalingGroup"]["AutoScalingGroupName"]}
     if named is not None:
         LOG.info("Deleting deployment group %s of %s", name, app)
         CODEDEPLOY.delete_deployment_group(applicationName=app, deploymentGroupName=name)
+    # After the deployment group, so that no deployment starts another copy.
+    groups = set(named or []) | {props["AutoScalingGroup"]["AutoScalingGroupName"]} | copies(name)
     for group in sorted(groups):
         if find(group):
             LOG.info("Deleting %s and its instances", group)
@@ -123,6 +141,18 @@ def delete(props, context):
             raise TimeoutError(f"{', '.join(waiting)} still deleting: delete the stack again to wait for them")
         time.sleep(15)
         waiting = [group for group in waiting if describe(group)]
+
+
+def copies(name):
+    """The Auto Scaling groups CodeDeploy has copied for the deployment group, finished or not."""
+    found, token = set(), None
+    while True:
+        page = AUTOSCALING.describe_auto_scaling_groups(**({"NextToken": token} if token else {}))
+        found |= {item["AutoScalingGroupName"] for item in page["AutoScalingGroups"]
+                  if item["AutoScalingGroupName"].startswith(f"CodeDeploy_{name}_")}
+        token = page.get("NextToken")
+        if not token:
+            return found
 
 
 def describe(group):
