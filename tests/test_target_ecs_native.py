@@ -44,7 +44,8 @@ NATIVE: dict[str, dict[str, Any]] = {
     "canary-0_3pct-1min": dict(strategy="canary", canary_percent=0.3, canary_minutes=1, bake_minutes=5, runtime="java", staging=True),
     "canary-100pct-0min": dict(strategy="canary", canary_percent=100, canary_minutes=0, bake_minutes=0, runtime="go", staging=False),
     "linear-25pct-3min": dict(strategy="linear", linear_percent=25, linear_minutes=3, bake_minutes=10, runtime="go", staging=True),
-    "linear-3pct-1440min": dict(strategy="linear", linear_percent=3, linear_minutes=1440, bake_minutes=1440, runtime="nodejs", staging=False),
+    # The most steps, and the longest rollout CloudFormation accepts: 33 steps of 55 minutes and a 165-minute bake (1980).
+    "linear-3pct-55min": dict(strategy="linear", linear_percent=3, linear_minutes=55, bake_minutes=165, runtime="nodejs", staging=False),
 }
 CODEDEPLOY: dict[str, dict[str, Any]] = {
     f"codedeploy-{strategy}": dict(strategy=strategy, ecs_controller="codedeploy", runtime="python", staging=True)
