@@ -164,40 +164,42 @@ def ecs_rollout_minutes(strategy: str, bake: Any, canary_minutes: Any, linear_pe
     return total
 
 
+def _rollout_over(controller: str, rule_for: str, minutes, max_minutes: int) -> int | None:
+    """A rollout's minutes when the rule is for this controller and they exceed max_minutes, else None.
+    `minutes` computes them from the answers; malformed numbers are the single-answer validators' to report."""
+    if controller != rule_for:
+        return None
+    try:
+        total = minutes()
+    except (TypeError, ValueError, ZeroDivisionError):
+        return None
+    return total if total > max_minutes else None
+
+
 def check_ecs_rollout(strategy: str, bake: Any, canary_minutes: Any, linear_percent: Any, linear_minutes: Any,
                       controller: str, max_minutes: int) -> str:
     """Amazon ECS native: the rollout within what CloudFormation accepts (checked at bake_minutes, the last detail)."""
-    if controller != "ecs":
+    total = _rollout_over(controller, "ecs", lambda: ecs_rollout_minutes(strategy, bake, canary_minutes, linear_percent, linear_minutes),
+                          max_minutes)
+    if total is None:
         return ""
-    try:
-        total = ecs_rollout_minutes(strategy, bake, canary_minutes, linear_percent, linear_minutes)
-    except (TypeError, ValueError, ZeroDivisionError):
-        return ""  # the single-answer validators report malformed numbers
-    if total > max_minutes:
-        return (
-            f"{bake!r} is not a valid bake_minutes for this rollout: its bake times add up to {total} minutes, and "
-            f"CloudFormation, which deploys the service stack, refuses an Amazon ECS rollout of more than {max_minutes} "
-            f"minutes ({max_minutes // 60} hours); shorten the bake time{' or the canary' if strategy == 'canary' else ''}"
-            f"{' or the steps (fewer minutes, a larger percent)' if strategy == 'linear' else ''}"
-        )
-    return ""
+    return (
+        f"{bake!r} is not a valid bake_minutes for this rollout: its bake times add up to {total} minutes, and "
+        f"CloudFormation, which deploys the service stack, refuses an Amazon ECS rollout of more than {max_minutes} "
+        f"minutes ({max_minutes // 60} hours); shorten the bake time{' or the canary' if strategy == 'canary' else ''}"
+        f"{' or the steps (fewer minutes, a larger percent)' if strategy == 'linear' else ''}"
+    )
 
 
 def check_linear_rollout(percent: Any, minutes: Any, controller: str, max_minutes: int) -> str:
     """CodeDeploy linear: the whole rollout (steps after the first x interval) within max_minutes."""
-    if controller != "codedeploy":
+    total = _rollout_over(controller, "codedeploy", lambda: (-(-100 // int(float(percent))) - 1) * int(minutes), max_minutes)
+    if total is None:
         return ""
-    try:
-        steps = -(-100 // int(float(percent))) - 1
-        total = steps * int(minutes)
-    except (TypeError, ValueError, ZeroDivisionError):
-        return ""  # the single-answer validators report malformed numbers
-    if total > max_minutes:
-        return (
-            f"{percent!r}% every {minutes!r} minutes is not a valid linear rollout: it takes {total} minutes; "
-            f"keep the whole rollout within {max_minutes} minutes (fewer minutes or a larger percent)"
-        )
-    return ""
+    return (
+        f"{percent!r}% every {minutes!r} minutes is not a valid linear rollout: it takes {total} minutes; "
+        f"keep the whole rollout within {max_minutes} minutes (fewer minutes or a larger percent)"
+    )
 
 
 # A name may hold the token "{env}": each environment reads the secret named with its own name there.
