@@ -1206,7 +1206,9 @@ def test_creation_fails_when_the_role_never_becomes_assumable(function):
 def test_deleting_a_stack_whose_create_failed_succeeds(function):
     answer = invoke(function, "Delete", stack_properties(function.template))
     assert answer["Status"] == "SUCCESS", answer["Reason"]
-    assert [op for op, _ in function.state["calls"]] == ["get_deployment_group", "describe_auto_scaling_groups", "describe_auto_scaling_groups"]
+    # No deployment group; the search for copies, then for the first group, finds nothing to delete or wait for.
+    assert [op for op, _ in function.state["calls"]] == ["get_deployment_group"] + ["describe_auto_scaling_groups"] * 3
+    assert [params for op, params in function.state["calls"]][1] == {}, "the first look lists every group for CodeDeploy's copies"
 
 
 def test_a_refused_call_fails_the_stack_operation_with_the_reason(function):
