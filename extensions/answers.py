@@ -211,6 +211,12 @@ SECRET_ITEM = re.compile(
 )
 
 
+def with_env(name: str, replacement: str) -> str:
+    """A secret's name with its {env} token (if any) replaced: an environment's name, or what
+    stands for it in the file (a ${Parameter} of the stack, a shell variable)."""
+    return str(name).replace(ENV_TOKEN, replacement)
+
+
 def parse_secrets(value: Any) -> list[dict[str, str]]:
     """'DB_PASSWORD=secretsmanager:{env}/db,API_KEY=ssm:/myapp/key' -> list of dicts
     (env, store, name); a name keeps its {env} token, and `per_environment` says whether it has one."""
@@ -310,6 +316,8 @@ def derived_names(service_name: str, staging: bool, manual_approval: bool = Fals
         "pipeline": f"{service_name}-pipeline",
         "pipeline_stack": f"{service_name}-pipeline",
         "deploy_role_stack": f"{service_name}-pipeline-deploy-role",
+        # The permissions boundary of every role the environments' stacks create (infra/deploy-role.yml).
+        "boundary": f"{service_name}-pipeline-boundary",
         "build_project": f"{service_name}-build",
         "environments": environments,
     }

@@ -495,6 +495,26 @@ SERVICE_ROLE_SUFFIXES: dict[str, list[str]] = {
 }
 NETWORK_ROLE_SUFFIXES = ["flow-logs"]  # infra/network.yml's, when the pipeline creates the network
 
+# The permissions boundary of those roles (infra/deploy-role.yml) allows these AWS services whole,
+# and these actions on every resource: what the roles' own policies use, per target. IAM, secrets
+# and KMS it allows only as the roles use them (template/_partials/boundary.yml.jinja).
+BOUNDARY_SERVICES: dict[str, list[str]] = {
+    "ecs_fargate": ["cloudwatch", "codedeploy", "ec2", "ecr", "ecs", "elasticloadbalancing", "lambda", "logs", "s3"],
+    "ec2": ["autoscaling", "cloudwatch", "codedeploy", "ec2", "elasticloadbalancing", "logs", "s3", "ssmmessages", "tag"],
+    "lambda": ["cloudwatch", "codedeploy", "lambda", "logs"],
+}
+# checkov reads the boundary as a policy that grants; these are its findings on it, per target.
+BOUNDARY_CHECKOV_SKIPS: dict[str, list[str]] = {
+    "ecs_fargate": ["CKV_AWS_107", "CKV_AWS_108", "CKV_AWS_109", "CKV_AWS_110", "CKV_AWS_111"],
+    "ec2": ["CKV_AWS_107", "CKV_AWS_108", "CKV_AWS_109", "CKV_AWS_111"],
+    "lambda": ["CKV_AWS_109", "CKV_AWS_110", "CKV_AWS_111"],
+}
+BOUNDARY_ACTIONS: dict[str, list[str]] = {
+    "ecs_fargate": [],
+    "ec2": ["ssm:UpdateInstanceInformation"],  # the SSM Agent registers the instance (Session Manager)
+    "lambda": [],
+}
+
 # Where the build writes in the artifact bucket, besides the pipeline's own artifacts: test
 # reports, the dependency cache (targets that cache in S3) and packaged Lambda code. The build
 # role may write under these prefixes only.

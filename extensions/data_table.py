@@ -74,3 +74,4 @@ class DataTableGlobals(Extension):
             check_linear_rollout=check_linear_rollout,
             check_ecs_rollout=check_ecs_rollout,
         )
+        environment.filters.update(with_env=answers.with_env)

@@ -204,5 +204,5 @@ def deploy_policies(render_dir: Path) -> list[dict[str, Any]]:
     resources = load_cfn(render_dir / "infra" / "deploy-role.yml")["Resources"]
     inline = [policy["PolicyDocument"] for policy in resources["DeployRole"]["Properties"]["Policies"]]
     managed = [resource["Properties"]["PolicyDocument"] for resource in resources.values()
-               if resource["Type"] == "AWS::IAM::ManagedPolicy" and {"Ref": "DeployRole"} in resource["Properties"]["Roles"]]
+               if resource["Type"] == "AWS::IAM::ManagedPolicy" and {"Ref": "DeployRole"} in resource["Properties"].get("Roles", [])]
     return inline + managed

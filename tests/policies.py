@@ -217,8 +217,8 @@ def identity_policies(template: dict[str, Any]) -> Iterator[tuple[str, str, Any]
         if kind == "AWS::IAM::Role":
             for policy in properties.get("Policies", []):
                 yield logical, policy["PolicyName"], policy["PolicyDocument"]
-        elif kind in POLICY_TYPES:
-            yield logical, logical, properties["PolicyDocument"]
+        elif kind in POLICY_TYPES and any(properties.get(key) for key in ("Roles", "Users", "Groups")):
+            yield logical, logical, properties["PolicyDocument"]  # a policy attached to no one (a boundary) grants nothing
         elif kind == "AWS::Serverless::Function":
             for index, policy in enumerate(properties.get("Policies", []) or []):
                 if isinstance(policy, dict) and "Statement" in policy:

@@ -489,9 +489,10 @@ def test_pass_role_hands_only_service_roles_to_the_services_that_trust_them(rend
 def test_the_pipeline_roles_are_out_of_reach(renders, case):
     pipeline_stack = answer_rules.derived_names(answers_of(case)["service_name"], bool(CASES[case]["staging"]))["pipeline_stack"]
     denies = [statement for statement in deploy_statements(renders[case]) if statement["Effect"] == "Deny"]
-    assert [(statement["Sid"], statement["Action"], sub(statement["Resource"])) for statement in denies] == [
-        ("KeepOffPipelineRoles", "iam:*", f"arn:aws:iam::123456789012:role/{pipeline_stack}-*")]
-    deny = sub(denies[0]["Resource"])
+    assert sorted((statement["Sid"], statement["Action"], sub(statement["Resource"])) for statement in denies) == [
+        ("KeepOffPipelineRoles", "iam:*", f"arn:aws:iam::123456789012:role/{pipeline_stack}-*"),
+        ("KeepPermissionsBoundaries", "iam:DeleteRolePermissionsBoundary", "*")]
+    deny = f"arn:aws:iam::123456789012:role/{pipeline_stack}-*"
     assert fnmatch.fnmatchcase(f"arn:aws:iam::123456789012:role/{deploy_role(renders[case])['RoleName']}", deny)
     # ... and the stacks' own roles are not among them.
     assert [arn for _, action, arn in expected_arns(case, renders[case]) if action == "iam:CreateRole"
@@ -520,8 +521,10 @@ def test_deploy_role_fits_iams_inline_policy_quota(renders, case):
 @pytest.mark.parametrize("case", NAMES)
 def test_deploy_role_renders_without_blank_lines(renders, case):
     text = (renders[case] / "infra" / "deploy-role.yml").read_text()
-    resources = text[text.index("\nResources:\n"):text.index("\nOutputs:\n")]
-    assert "\n\n" not in resources.rstrip("\n")
+    resources = text[text.index("\nResources:\n") + len("\nResources:\n"):text.index("\nOutputs:\n")].rstrip("\n")
+    blocks = resources.split("\n\n")
+    assert len(blocks) == 3, "DeployRole, its IAM policy and the permissions boundary, one blank line apart"
+    assert all(re.match(r"  (# |[A-Za-z]+:\n)", block) for block in blocks), blocks
 
 
 # --------------------------------------------------------------------------- the gate

@@ -63,6 +63,168 @@ def granting(policies, resource_logical: str, permission: str, stack: str | None
     return [statement for statement in allowed(policies, resource_logical, stack) if allows(as_list(statement["Action"]), permission)]
 
 
+# --------------------------------------------------------------------------- 1. the permissions boundary
+
+
+def condition_holds(condition: dict[str, Any], context: dict[str, str]) -> bool:
+    """Whether a statement's Condition holds for a request with these condition keys (the
+    operators our policies use; a key the request lacks fails unless the operator ends in IfExists)."""
+    for operator, pairs in condition.items():
+        base = operator.removesuffix("IfExists")
+        assert base in ("StringEquals", "StringLike", "ArnEquals", "ArnLike"), f"no evaluator for {operator}"
+        for key, wanted in pairs.items():
+            if key not in context:
+                if operator.endswith("IfExists"):
+                    continue
+                return False
+            if not any(iam_match(value, context[key]) if base.endswith("Like") else value == context[key] for value in as_list(wanted)):
+                return False
+    return True
+
+
+def decision(policy_statements: list[dict[str, Any]], action: str, resource: str, context: dict[str, str] | None = None) -> str:
+    """IAM's answer for one request under these statements: "Deny" (explicit), "Allow" or "NotAllowed"."""
+    matching = []
+    for statement in policy_statements:
+        assert "NotAction" not in statement and "NotResource" not in statement, statement
+        if (allows(as_list(statement["Action"]), action) and any(iam_match(pattern, resource) for pattern in as_list(statement["Resource"]))
+                and condition_holds(statement.get("Condition", {}), context or {})):
+            matching.append(statement["Effect"])
+    return "Deny" if "Deny" in matching else "Allow" if matching else "NotAllowed"
+
+
+def boundary_of(renders, case) -> tuple[str, list[dict[str, Any]]]:
+    """The boundary policy's ARN and its resolved statements."""
+    service = case.split("/")[0]
+    for label, stack, template, values in deployments_of(render_of(renders, case), service):
+        if label == "deploy-role.yml":
+            resolver = Resolver(template, stack, parameters=values)
+            boundary = template["Resources"]["PermissionsBoundary"]
+            return resolver({"Ref": "PermissionsBoundary"}), statements(resolver(boundary["Properties"]["PolicyDocument"]))
+    raise AssertionError("no infra/deploy-role.yml")
+
+
+def environment_roles(renders, case) -> list[tuple[str, str, dict[str, Any], Resolver]]:
+    """(stack label, logical id, properties, resolver) of every role the environment stacks create."""
+    service = case.split("/")[0]
+    found = []
+    for label, stack, template, values in deployments_of(render_of(renders, case), service):
+        if label.startswith(("service.yml", "network.yml")):
+            resolver = Resolver(template, stack, parameters=values)
+            found += [(label, logical, resource["Properties"], resolver)
+                      for logical, resource in resources_of_type(template, "AWS::IAM::Role").items()]
+    return found
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_every_environment_role_carries_the_boundary(renders, case):
+    boundary, _ = boundary_of(renders, case)
+    assert boundary == f"arn:aws:iam::{ACCOUNT}:policy/{case.split('/')[0]}-pipeline-boundary"
+    roles = environment_roles(renders, case)
+    assert len(roles) >= 4
+    for label, logical, properties, resolver in roles:
+        assert resolver(properties.get("PermissionsBoundary")) == boundary, (label, logical)
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_the_serverless_transform_adds_no_role_without_the_boundary(renders, service):
+    from test_target_lambda import expanded
+
+    case = f"{service}/lambda"
+    template = load_cfn(render_of(renders, case) / "infra" / "service.yml")
+    roles = resources_of_type(expanded(template, service), "AWS::IAM::Role")
+    assert len(roles) == 4
+    for logical, role in roles.items():
+        assert role["Properties"]["PermissionsBoundary"] == {"Fn::Sub": f"arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:policy/{service}-pipeline-boundary"}, logical
+
+
+def condition_within(inner: dict[str, Any], outer: dict[str, Any]) -> bool:
+    """Whether every request `inner` admits also meets `outer` (same operator and key, fewer values)."""
+    return all(operator in inner and key in inner[operator] and set(as_list(inner[operator][key])) <= set(as_list(values))
+               for operator, pairs in outer.items() for key, values in pairs.items())
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_the_boundary_allows_all_the_environment_roles_use(renders, case):
+    """Every action on every resource an environment role's policies allow is within the boundary
+    (else the boundary would break the service): checked statement by statement, conditions included."""
+    _, boundary = boundary_of(renders, case)
+    checked = 0
+    for label, logical, _, document in policies_of(renders, case):
+        if not label.startswith(("service.yml", "network.yml")):
+            continue
+        for statement in statements(document):
+            for action in as_list(statement["Action"]):
+                for resource in as_list(statement["Resource"]):
+                    covered = [outer for outer in boundary if allows(as_list(outer["Action"]), action)
+                               and any(iam_match(pattern, resource) for pattern in as_list(outer["Resource"]))
+                               and condition_within(statement.get("Condition", {}), outer.get("Condition", {}))]
+                    assert covered, f"{label} {logical} {statement.get('Sid')}: {action} on {resource}"
+                    checked += 1
+    assert checked > 20
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_a_role_that_allows_everything_stays_within_the_boundary(renders, case):
+    """What a commit could write into a role's policy ("Action": "*") meets the boundary: no IAM
+    change, no other role, no other secret, no key outside the storage services, no other AWS service."""
+    service = case.split("/")[0]
+    boundary_arn, boundary = boundary_of(renders, case)
+    role = f"arn:aws:iam::{ACCOUNT}:role/{service}"
+    refused = [
+        ("iam:CreateRole", f"{role}-admin", {}), ("iam:PutRolePolicy", f"{role}-task", {}),
+        ("iam:AttachRolePolicy", f"{role}-function", {}), ("iam:DeleteRolePermissionsBoundary", f"{role}-task", {}),
+        ("iam:CreatePolicyVersion", boundary_arn, {}), ("iam:CreateUser", f"arn:aws:iam::{ACCOUNT}:user/x", {}),
+        ("iam:PassRole", f"{role}-pipeline-codebuild", {}), ("iam:PassRole", f"arn:aws:iam::{ACCOUNT}:role/admin", {}),
+        ("sts:AssumeRole", f"arn:aws:iam::{ACCOUNT}:role/admin", {}),
+        ("secretsmanager:GetSecretValue", f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:other/db-AbCdEf", {}),
+        ("ssm:GetParameter", f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/other/key", {}),
+        ("kms:Decrypt", f"arn:aws:kms:{REGION}:{ACCOUNT}:key/1234", {}),
+        ("kms:Decrypt", f"arn:aws:kms:{REGION}:{ACCOUNT}:key/1234", {"kms:ViaService": f"lambda.{REGION}.amazonaws.com"}),
+        ("organizations:LeaveOrganization", "*", {}), ("dynamodb:Scan", f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/x", {}),
+    ]
+    for action, resource, context in refused:
+        assert decision(boundary, action, resource, context) == "NotAllowed", (action, resource)
+    secret = f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:{service}-stg/db-AbCdEf"
+    assert decision(boundary, "secretsmanager:GetSecretValue", secret) == "Allow"
+    assert decision(boundary, "kms:Decrypt", SECRETS_KEY, {"kms:ViaService": f"secretsmanager.{REGION}.amazonaws.com"}) == "Allow"
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_deploy_role_creates_and_changes_roles_only_with_the_boundary(renders, case):
+    service = case.split("/")[0]
+    boundary, _ = boundary_of(renders, case)
+    deploy_role = [statement for label, logical, _, document in policies_of(renders, case)
+                   if label == "deploy-role.yml" and logical in ("DeployRole", "DeployRoleIamPolicy") for statement in statements(document)]
+    suffix = catalog.SERVICE_ROLE_SUFFIXES[answers_of(case)["target"]][0]
+    role = f"arn:aws:iam::{ACCOUNT}:role/{service}-stg-{suffix}"
+    bounded, other = {"iam:PermissionsBoundary": boundary}, {"iam:PermissionsBoundary": f"arn:aws:iam::{ACCOUNT}:policy/wide-open"}
+    expected = [
+        ("iam:CreateRole", role, bounded, "Allow"), ("iam:CreateRole", role, {}, "NotAllowed"), ("iam:CreateRole", role, other, "NotAllowed"),
+        ("iam:PutRolePermissionsBoundary", role, bounded, "Allow"), ("iam:PutRolePermissionsBoundary", role, other, "NotAllowed"),
+        ("iam:PutRolePolicy", role, bounded, "Allow"), ("iam:PutRolePolicy", role, other, "NotAllowed"),
+        # A role made before v0.3.0 has no boundary until its stack's update (which sets it) is done.
+        ("iam:PutRolePolicy", role, {}, "Allow"),
+        ("iam:DeleteRolePermissionsBoundary", role, bounded, "Deny"),
+        ("iam:AttachRolePolicy", role, bounded, "NotAllowed"),
+        ("iam:CreatePolicyVersion", boundary, {}, "NotAllowed"), ("iam:DeletePolicy", boundary, {}, "NotAllowed"),
+        ("iam:CreateRole", f"arn:aws:iam::{ACCOUNT}:role/{service}-pipeline-codebuild", bounded, "Deny"),
+        ("iam:CreateRole", f"arn:aws:iam::{ACCOUNT}:role/{service}-stg-admin", bounded, "NotAllowed"),
+    ]
+    found = [(action, resource, context, decision(deploy_role, action, resource, context)) for action, resource, context, _ in expected]
+    assert found == expected
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_the_boundary_and_deploy_roles_iam_policy_fit_a_managed_policy(renders, case):
+    """A managed policy may hold 6,144 characters, white space not counted ("IAM and AWS STS quotas")."""
+    _, boundary = boundary_of(renders, case)
+    documents = [{"Version": "2012-10-17", "Statement": boundary}] + [
+        document for label, logical, _, document in policies_of(renders, case) if logical == "DeployRoleIamPolicy"]
+    for document in documents:
+        assert len(json.dumps(document, separators=(",", ":"))) <= 6144
+
+
 # --------------------------------------------------------------------------- 2. names no other service shares
 
 
