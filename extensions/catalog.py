@@ -19,6 +19,16 @@ from typing import Any
 # AND the Lambda managed runtimes carry it, so one answer works on every target.
 # --------------------------------------------------------------------------
 
+# The runtime-versions both CodeBuild images (ARCHITECTURES) carry, by runtime-versions key:
+# runtimes.yml of al/aarch64/standard/4.0 and al/x86_64/standard/6.0 in
+# aws/aws-codebuild-docker-images, checked 2026-12-02. Every offered version is among them.
+CODEBUILD_IMAGE_RUNTIMES: dict[str, list[str]] = {
+    "nodejs": ["22", "24"],
+    "python": ["3.10", "3.11", "3.12", "3.13", "3.14"],
+    "java": ["corretto8", "corretto11", "corretto17", "corretto21", "corretto25"],
+    "golang": ["1.24", "1.25", "1.26"],
+}
+
 RUNTIMES: dict[str, dict[str, Any]] = {
     "nodejs": {
         "label": "Node.js",
@@ -58,6 +68,13 @@ RUNTIMES: dict[str, dict[str, Any]] = {
         "codebuild_key": "python",
         "port": 8080,
         "versions": {
+            "3.14": {
+                "codebuild_version": "3.14",
+                "lambda_runtime": "python3.14",
+                "lambda_deprecation": "2029-06-30",
+                "docker_build_image": "public.ecr.aws/docker/library/python:3.14-slim-bookworm",
+                "docker_run_image": "public.ecr.aws/docker/library/python:3.14-slim-bookworm",
+            },
             "3.13": {
                 "codebuild_version": "3.13",
                 "lambda_runtime": "python3.13",
@@ -120,10 +137,17 @@ RUNTIMES: dict[str, dict[str, Any]] = {
         "codebuild_key": "golang",
         "port": 8080,
         "versions": {
-            "1.25": {
-                "codebuild_version": "1.25",
+            "1.26": {
+                "codebuild_version": "1.26",
                 # Go has no managed Lambda runtime: the build makes a `bootstrap`
                 # binary for the OS-only runtime ("Building Lambda functions with Go").
+                "lambda_runtime": "provided.al2023",
+                "lambda_deprecation": None,  # follows Amazon Linux 2023's own end of life
+                "docker_build_image": "public.ecr.aws/docker/library/golang:1.26-bookworm",
+                "docker_run_image": "public.ecr.aws/docker/library/debian:bookworm-slim",
+            },
+            "1.25": {
+                "codebuild_version": "1.25",
                 "lambda_runtime": "provided.al2023",
                 "lambda_deprecation": None,  # follows Amazon Linux 2023's own end of life
                 "docker_build_image": "public.ecr.aws/docker/library/golang:1.25-bookworm",
@@ -162,7 +186,7 @@ RUNTIMES: dict[str, dict[str, Any]] = {
 ARCHITECTURES: dict[str, dict[str, str]] = {
     "arm64": {
         "label": "arm64 (AWS Graviton, cheaper)",
-        "codebuild_image": "aws/codebuild/amazonlinux-aarch64-standard:3.0",
+        "codebuild_image": "aws/codebuild/amazonlinux-aarch64-standard:4.0",
         "codebuild_environment_type": "ARM_CONTAINER",
         "lambda": "arm64",
         "ecs_cpu_architecture": "ARM64",
@@ -172,7 +196,7 @@ ARCHITECTURES: dict[str, dict[str, str]] = {
     },
     "x86_64": {
         "label": "x86_64 (Intel/AMD)",
-        "codebuild_image": "aws/codebuild/amazonlinux-x86_64-standard:5.0",
+        "codebuild_image": "aws/codebuild/amazonlinux-x86_64-standard:6.0",
         "codebuild_environment_type": "LINUX_CONTAINER",
         "lambda": "x86_64",
         "ecs_cpu_architecture": "X86_64",
@@ -883,6 +907,7 @@ EC2_RUNTIMES: dict[str, dict[str, Any]] = {
     },
     "python": {
         "versions": {
+            "3.14": {"packages": ["python3.14", "python3.14-pip"], "executable": "/usr/bin/python3.14"},
             "3.13": {"packages": ["python3.13", "python3.13-pip"], "executable": "/usr/bin/python3.13"},
             "3.12": {"packages": ["python3.12", "python3.12-pip"], "executable": "/usr/bin/python3.12"},
         },
@@ -902,6 +927,7 @@ EC2_RUNTIMES: dict[str, dict[str, Any]] = {
     },
     "go": {
         "versions": {
+            "1.26": {"packages": [], "executable": "bin/app"},
             "1.25": {"packages": [], "executable": "bin/app"},
             "1.24": {"packages": [], "executable": "bin/app"},
         },

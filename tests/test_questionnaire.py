@@ -89,6 +89,26 @@ def test_runtime_versions_are_newest_first_and_all_targets_can_run_them():
             assert row["lambda_runtime"] and row["codebuild_version"] and row["docker_run_image"].startswith("public.ecr.aws/")
 
 
+def test_every_offered_version_runs_on_the_build_images_lambda_and_ec2():
+    """Each version is on both CodeBuild images, is a Lambda runtime that botocore knows and whose
+    deprecation date (if any) is still ahead, and has an EC2 install."""
+    import datetime
+
+    import botocore.session
+
+    lambda_runtimes = botocore.session.get_session().get_service_model("lambda").shape_for("Runtime").enum
+    for runtime, facts in catalog.RUNTIMES.items():
+        for version in facts["versions"]:
+            row = catalog.runtime_row(runtime, version)
+            assert row["codebuild_version"] in catalog.CODEBUILD_IMAGE_RUNTIMES[row["codebuild_key"]], (runtime, version)
+            assert row["lambda_runtime"] in lambda_runtimes, (runtime, version)
+            deprecation = row["lambda_deprecation"]
+            assert deprecation is None or datetime.date.fromisoformat(deprecation) > datetime.date.today(), (runtime, version)
+            assert version in catalog.EC2_RUNTIMES[runtime]["versions"], (runtime, version)
+    images = {facts["codebuild_image"] for facts in catalog.ARCHITECTURES.values()}
+    assert images == {"aws/codebuild/amazonlinux-aarch64-standard:4.0", "aws/codebuild/amazonlinux-x86_64-standard:6.0"}
+
+
 @pytest.mark.parametrize("combo", strategy_combinations(), ids=combo_name)
 def test_every_valid_combination_renders(copie, template_dir, combo):
     runtime, version, target, strategy = combo
