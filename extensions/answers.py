@@ -318,6 +318,10 @@ def derived_names(service_name: str, staging: bool, manual_approval: bool = Fals
         "deploy_role_stack": f"{service_name}-pipeline-deploy-role",
         # The permissions boundary of every role the environments' stacks create (infra/deploy-role.yml).
         "boundary": f"{service_name}-pipeline-boundary",
+        # The pipeline's own roles (infra/pipeline.yml; DeployRole is in infra/deploy-role.yml).
+        "pipeline_roles": {role: f"{service_name}-pipeline-{suffix}" for role, suffix in (
+            ("pipeline", "codepipeline"), ("build", "codebuild"), ("deploy", "cloudformation"),
+            ("events", "events"), ("self_update", "self-update"))},
         "build_project": f"{service_name}-build",
         "environments": environments,
     }

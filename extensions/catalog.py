@@ -519,6 +519,9 @@ SERVICE_ROLE_SUFFIXES: dict[str, list[str]] = {
 }
 NETWORK_ROLE_SUFFIXES = ["flow-logs"]  # infra/network.yml's, when the pipeline creates the network
 
+# How READMEs name a secret of each store (answers `secrets` and `build_secrets`).
+SECRET_STORE_LABELS = {"secretsmanager": "Secrets Manager secret", "ssm": "SSM Parameter Store parameter"}
+
 # The permissions boundary of those roles (infra/deploy-role.yml) allows these AWS services whole,
 # and these actions on every resource: what the roles' own policies use, per target. IAM, secrets
 # and KMS it allows only as the roles use them (template/_partials/boundary.yml.jinja).
@@ -769,12 +772,19 @@ ECS_HEALTH_CHECK_COMMANDS: dict[str, list[str]] = {
 ECS_HEALTH_CHECK = {"interval": 15, "timeout": 5, "retries": 3, "start_period": {"java": 60, "default": 20}}
 
 # Fargate task size (a valid CPU/memory pair) and how many tasks run.
+# HTTPS on every load balancer (EC2, ECS): the CertificateArn parameter takes an ACM
+# certificate's ARN only, and the HTTPS listener uses TLS 1.3 and 1.2 ("Security policies for
+# your Application Load Balancer").
+ACM_CERTIFICATE_PATTERN = r"^$|^arn:aws[a-z-]*:acm:[a-z0-9-]+:[0-9]{12}:certificate/[0-9a-f-]{36}$"
+ELB_SSL_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
+
 ECS_TASK_CPU = "256"
 ECS_TASK_MEMORY = "512"
 ECS_DESIRED_COUNT = 2
 
-# The load balancer listens for production traffic on HTTP 80; CodeDeploy and Amazon
-# ECS send test traffic to the new tasks through a second listener on this port.
+# The load balancer listens for production traffic on HTTP 80 (HTTPS 443 with a certificate,
+# port 80 then redirecting); CodeDeploy and Amazon ECS send test traffic to the new tasks
+# through a second listener on ECS_TEST_LISTENER_PORT.
 ECS_PRODUCTION_PORT = 80
 ECS_TEST_LISTENER_PORT = 9000
 

@@ -199,6 +199,13 @@ def environments_of(answers: dict[str, Any]) -> list[dict[str, Any]]:
     return answer_rules.derived_names(answers["service_name"], bool(answers.get("staging")), bool(answers.get("manual_approval")))["environments"]
 
 
+def environment_stage_statements(render_dir: Path) -> dict[str, dict[str, Any]]:
+    """By Sid, the statements of the pipeline role's inline policy for the environment stages
+    (infra/deploy-role.yml's PipelineRoleEnvironmentsPolicy)."""
+    policy = load_cfn(render_dir / "infra" / "deploy-role.yml")["Resources"]["PipelineRoleEnvironmentsPolicy"]["Properties"]
+    return {statement["Sid"]: statement for statement in policy["PolicyDocument"]["Statement"]}
+
+
 def deploy_policies(render_dir: Path) -> list[dict[str, Any]]:
     """DeployRole's policy documents: its inline ones and the managed ones attached to it."""
     resources = load_cfn(render_dir / "infra" / "deploy-role.yml")["Resources"]

@@ -24,6 +24,7 @@ REGION = "eu-west-1"
 PARTITION = "aws"
 
 POLICY_TYPES = ("AWS::IAM::ManagedPolicy", "AWS::IAM::Policy")
+ROLE_POLICY_TYPE = "AWS::IAM::RolePolicy"  # one inline policy of a role, as a resource of its own
 
 # Types whose unnamed resources get a generated id or name that policies cannot foresee (EC2's
 # ids; a target group's name is cut from the stack's and a random suffix).
@@ -217,6 +218,8 @@ def identity_policies(template: dict[str, Any]) -> Iterator[tuple[str, str, Any]
         if kind == "AWS::IAM::Role":
             for policy in properties.get("Policies", []):
                 yield logical, policy["PolicyName"], policy["PolicyDocument"]
+        elif kind == ROLE_POLICY_TYPE:
+            yield logical, logical, properties["PolicyDocument"]
         elif kind in POLICY_TYPES and any(properties.get(key) for key in ("Roles", "Users", "Groups")):
             yield logical, logical, properties["PolicyDocument"]  # a policy attached to no one (a boundary) grants nothing
         elif kind == "AWS::Serverless::Function":

@@ -523,7 +523,7 @@ def test_deploy_role_renders_without_blank_lines(renders, case):
     text = (renders[case] / "infra" / "deploy-role.yml").read_text()
     resources = text[text.index("\nResources:\n") + len("\nResources:\n"):text.index("\nOutputs:\n")].rstrip("\n")
     blocks = resources.split("\n\n")
-    assert len(blocks) == 3, "DeployRole, its IAM policy and the permissions boundary, one blank line apart"
+    assert len(blocks) == 4, "DeployRole, its IAM policy, the permissions boundary and the pipeline role's policy, one blank line apart"
     assert all(re.match(r"  (# |[A-Za-z]+:\n)", block) for block in blocks), blocks
 
 

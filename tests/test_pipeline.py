@@ -22,6 +22,7 @@ from helpers import (
     answer_rules,
     as_list,
     catalog,
+    environment_stage_statements,
     environments_of,
     handler_permissions,
     load_buildspec,
@@ -529,6 +530,8 @@ def test_every_pass_role_names_roles_of_this_service_and_their_service(renders, 
                      for env in environments for suffix in catalog.SERVICE_ROLE_SUFFIXES[ANSWER_SETS[case]["target"]]}
     pipeline_role = re.compile(rf"arn:\$\{{AWS::Partition\}}:iam::\$\{{AWS::AccountId\}}:role/{SERVICE}-pipeline-[a-z-]+")
     passes = [(role, s) for role, s in role_statements(template) if "iam:PassRole" in as_list(s["Action"])]
+    environment_stages = environment_stage_statements(renders[case])
+    passes += [("PipelineRole", s) for s in environment_stages.values() if "iam:PassRole" in as_list(s["Action"])]
     for role, statement in passes:
         assert statement["Effect"] == "Allow"
         assert as_list(statement["Action"]) == ["iam:PassRole"], f"{role}/{statement['Sid']}: PassRole stands alone"
@@ -740,6 +743,38 @@ def test_names_stay_within_aws_limits_for_the_longest_service_name(render_servic
         assert not env["stack"].startswith(names["pipeline_stack"] + "-")
     # The longest names still fit the 160-column lines of the service's .yamllint.
     assert not yamllint_findings([str(project_dir / "infra" / "pipeline.yml"), str(project_dir / "buildspec.yml")])
+
+
+# The answers that make the stacks largest: the longest name, both environments, every option that
+# adds a statement or a resource, and the longest source (a Bitbucket connection that exists).
+LARGEST = dict(service_name="a" * answer_rules.SERVICE_NAME_MAX, staging=True, manual_approval=True,
+               notification_email="platform-team@example.com", source_provider="bitbucket", repository="my-org/orders",
+               connection_arn="arn:aws:codeconnections:us-east-1:123456789012:connection/0a1b2c3d-4e5f-6a7b-8c9d-0e1f2a3b4c5d",
+               secrets="DB_PASSWORD=secretsmanager:{env}/db,API_KEY=ssm:/{env}/api-key,SHARED=secretsmanager:shared/x",
+               build_secrets="NPM_TOKEN=secretsmanager:ci/npm-token,GH_TOKEN=ssm:/ci/gh-token",
+               secrets_kms_keys="arn:aws:kms:eu-west-1:111122223333:key/0a1b2c3d-4e5f-6a7b-8c9d-0e1f2a3b4c5d")
+
+
+@pytest.mark.parametrize("target", [dict(target="ecs_fargate", strategy="linear", ecs_controller="codedeploy"),
+                                    dict(target="ecs_fargate", strategy="linear", ecs_controller="ecs"),
+                                    dict(target="ec2", strategy="blue_green"), dict(target="lambda", strategy="linear")],
+                         ids=["ecs-codedeploy", "ecs-native", "ec2", "lambda"])
+def test_the_largest_answers_fit_cloudformations_and_iams_quotas(render_service, target):
+    """Every template within the 51,200 bytes of a request body ("CloudFormation quotas"), and the
+    pipeline role's inline policies (infra/pipeline.yml's and infra/deploy-role.yml's) within IAM's
+    10,240 characters per role ("IAM and AWS STS quotas")."""
+    from policies import Resolver
+
+    project_dir = render_service(**LARGEST, **target)
+    sizes = {path.name: len(path.read_bytes()) for path in (project_dir / "infra").glob("*.yml")}
+    assert {"pipeline.yml", "deploy-role.yml", "service.yml"} <= set(sizes)
+    assert all(size <= 51_200 for size in sizes.values()), sizes
+    pipeline, deploy_role = load_pipeline(project_dir), load_cfn(project_dir / "infra" / "deploy-role.yml")
+    resolve = Resolver(pipeline, "a" * answer_rules.SERVICE_NAME_MAX + "-pipeline")
+    documents = [policy["PolicyDocument"] for policy in pipeline["Resources"]["PipelineRole"]["Properties"]["Policies"]]
+    documents += [resource["Properties"]["PolicyDocument"] for resource in resources_of_type(deploy_role, "AWS::IAM::RolePolicy").values()]
+    assert len(documents) == 2
+    assert sum(len(json.dumps(resolve(document), separators=(",", ":"))) for document in documents) <= 10_240
 
 
 @pytest.mark.parametrize("case", [case for case in CASES if ANSWER_SETS[case].get("secrets")])

@@ -40,7 +40,7 @@ import pytest
 import yaml
 
 from app_probe import free_port
-from helpers import ROOT, answer_rules, catalog, choice_values, environments_of, load_cfn, report
+from helpers import ROOT, answer_rules, catalog, choice_values, environment_stage_statements, environments_of, load_cfn, report
 
 SECRETS = "DB_PASSWORD=secretsmanager:{env}/db,API_KEY=ssm:/orders/api-key"
 EMAIL = "team@example.com"
@@ -402,7 +402,8 @@ def test_instance_role_reads_releases_and_exactly_the_apps_secrets(renders, case
     statements = {s["Sid"]: s for s in role["Policies"][0]["PolicyDocument"]["Statement"]}
     assert statements["ReadReleases"]["Resource"]["Fn::Sub"][1]["Bucket"] == {"Fn::ImportValue": {"Fn::Sub": "${PipelineStackName}-ArtifactBucket"}}
     assert statements["DecryptReleases"] == {"Sid": "DecryptReleases", "Effect": "Allow", "Action": "kms:Decrypt",
-                                             "Resource": {"Fn::ImportValue": {"Fn::Sub": "${PipelineStackName}-ArtifactKeyArn"}}}
+                                             "Resource": {"Fn::ImportValue": {"Fn::Sub": "${PipelineStackName}-ArtifactKeyArn"}},
+                                             "Condition": {"StringEquals": {"kms:ViaService": {"Fn::Sub": "s3.${AWS::Region}.amazonaws.com"}}}}
     secrets = answer_rules.parse_secrets(answers.get("secrets"))
     managed = [s["name"] for s in secrets if s["store"] == "secretsmanager"]
     params = [s["name"] for s in secrets if s["store"] == "ssm"]
@@ -435,7 +436,7 @@ def test_names_agree_with_the_pipeline_and_its_permissions(renders, case):
         assert action["ActionTypeId"]["Provider"] == "CodeDeploy"
         # The stack deployed with EnvironmentName=<env name> names its application and group so.
         assert action["Configuration"] == {"ApplicationName": env["name"], "DeploymentGroupName": env["name"]}
-    statements = {s["Sid"]: s for s in pipeline["Resources"]["PipelineRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]}
+    statements = environment_stage_statements(project_dir)
     apps = [r["Fn::Sub"] for r in statements["RegisterRevisions"]["Resource"]]
     groups = [r["Fn::Sub"] for r in statements["DeployRevisions"]["Resource"]]
     assert apps == [f"{arn}application:{env['name']}" for env in names["environments"]]

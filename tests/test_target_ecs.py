@@ -26,7 +26,7 @@ import pytest
 import yaml
 
 from app_probe import RawServer, free_port
-from helpers import answer_rules, catalog, environments_of, load_buildspec, load_pipeline, load_service, resources_of_type
+from helpers import answer_rules, catalog, environment_stage_statements, environments_of, load_buildspec, load_pipeline, load_service, resources_of_type
 
 SERVICE = "orders"
 SECRETS = "DB_PASSWORD=secretsmanager:{env}/db,API_KEY=ssm:/orders/api-key"
@@ -275,9 +275,7 @@ def test_pipeline_deploys_to_the_names_the_service_stack_creates(renders, case):
     if not uses_codedeploy(case):
         return
     # With CodeDeploy the pipeline registers task definitions: it may pass only the service stack's task roles to ECS.
-    pass_role = next(
-        statement for policy in pipeline["Resources"]["PipelineRole"]["Properties"]["Policies"]
-        for statement in policy["PolicyDocument"]["Statement"] if statement.get("Sid") == "PassTaskRoles")
+    pass_role = environment_stage_statements(renders[case])["PassTaskRoles"]
     assert pass_role["Condition"] == {"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}}
     passed = sorted(arn["Fn::Sub"].rsplit("role/", 1)[1] for arn in pass_role["Resource"])
     assert passed == sorted(sub_for(resources[role]["Properties"]["RoleName"], env["name"])
@@ -844,3 +842,46 @@ def test_private_subnets_name_every_endpoint_they_need_without_a_nat_gateway(ren
     needed |= {"ec2"} if CASES[case]["strategy"] != "rolling" else set()
     needed |= {"codedeploy"} if uses_codedeploy(case) else set()
     assert listed and set(listed.group(1).split(", ")) == needed, description
+
+
+# --------------------------------------------------------------------------- HTTPS
+
+
+@pytest.mark.parametrize("case", NAMES)
+def test_a_certificate_turns_the_production_listener_to_https_in_place(renders, case):
+    """CertificateArn (ACM ARNs only) makes the same listener serve HTTPS on 443, and port 80 redirect;
+    the production route keeps naming that listener, so nothing that shifts traffic changes."""
+    from policies import Resolver
+
+    template = load_service(renders[case])
+    resources = template["Resources"]
+    certificate = "arn:aws:acm:eu-west-1:123456789012:certificate/0a1b2c3d-4e5f-6a7b-8c9d-0e1f2a3b4c5d"
+    pattern = template["Parameters"]["CertificateArn"]["AllowedPattern"]
+    assert template["Parameters"]["CertificateArn"]["Default"] == "" and re.fullmatch(pattern, "") and re.fullmatch(pattern, certificate)
+    assert not any(re.fullmatch(pattern, value) for value in (
+        "arn:aws:iam::123456789012:server-certificate/site", "arn:aws:acm:eu-west-1:123456789012:key/x", "certificate"))
+    for given, port, protocol in ((True, 443, "HTTPS"), (False, catalog.ECS_PRODUCTION_PORT, "HTTP")):
+        resolve = Resolver(template, "orders-prod-service", {"HasCertificate": given}, {"CertificateArn": certificate if given else ""})
+        listener = resolve(resources["ProductionListener"]["Properties"])
+        assert (listener["Port"], listener["Protocol"]) == (port, protocol)
+        assert listener.get("Certificates") == ([{"CertificateArn": certificate}] if given else None)
+        assert listener.get("SslPolicy") == (catalog.ELB_SSL_POLICY if given else None)
+        assert resolve(template["Outputs"]["ServiceUrl"]["Value"]).startswith("https://" if given else "http://")
+    redirect = resources["HttpRedirectListener"]
+    assert (redirect["Condition"], redirect["DependsOn"], redirect["Properties"]["Port"]) == (
+        "HasCertificate", "ProductionListener", catalog.ECS_PRODUCTION_PORT)
+    assert redirect["Properties"]["DefaultActions"] == [
+        {"RedirectConfig": {"Port": "443", "Protocol": "HTTPS", "StatusCode": "HTTP_301"}, "Type": "redirect"}]
+    https_in = resources["LoadBalancerHttpsIngress"]
+    assert https_in["Condition"] == "HasCertificate"
+    assert (https_in["Properties"]["CidrIp"], https_in["Properties"]["FromPort"], https_in["Properties"]["ToPort"]) == ("0.0.0.0/0", 443, 443)
+    listeners = resources_of_type(template, "AWS::ElasticLoadBalancingV2::Listener")
+    assert sorted(listeners) == sorted(["ProductionListener", "HttpRedirectListener"] + ([] if CASES[case]["strategy"] == "rolling" else ["TestListener"]))
+    if uses_codedeploy(case):
+        (pair,) = resources["DeploymentGroup"]["Properties"]["LoadBalancerInfo"]["TargetGroupPairInfoList"]
+        assert pair["ProdTrafficRoute"]["ListenerArns"] == [{"Ref": "ProductionListener"}]
+    elif CASES[case]["strategy"] != "rolling":
+        assert resources["ProductionListenerRule"]["Properties"]["ListenerArn"] == {"Ref": "ProductionListener"}
+    readme = (renders[case] / "README.md").read_text()
+    assert '"CertificateArn": "<the certificate\'s ARN>"' in readme
+    assert ("Set it before the environment's first deployment" in readme) == uses_codedeploy(case)

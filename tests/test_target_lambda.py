@@ -471,7 +471,7 @@ def test_deploy_role_may_create_what_the_service_stack_creates_and_no_more(rende
                    f"arn:aws:cloudformation:{REGION}:aws:transform/Serverless-2016-10-31")
     # CloudFormation looks log groups up with an action that has no resource-level permission; nothing else is on "*".
     assert allowed(statements, "logs:DescribeLogGroups", "*")
-    assert [s["Action"] for s in statements if "*" in s["Resource"]] == [["logs:DescribeLogGroups"]]
+    assert [s["Action"] for s in statements if s["Effect"] == "Allow" and "*" in s["Resource"]] == [["logs:DescribeLogGroups"]]
     for env in environments_of(answers):
         resources = expanded(template, env["name"])["Resources"]
         names = {"FunctionName": env["name"]}
@@ -581,7 +581,7 @@ def test_readme_names_the_secrets_the_function_reads(renders):
         assert f"`DB_PASSWORD_SECRET_ID` names the Secrets Manager secret {names}" in readme
         # The Secrets table names the variables the function gets: names, not values.
         assert f"| `DB_PASSWORD_SECRET_ID` | the app, which reads the value itself | Secrets Manager secret {names} |" in readme
-        assert "`API_KEY_PARAMETER_NAME` names the SSM parameter `/orders/api-key`" in readme
+        assert "`API_KEY_PARAMETER_NAME` names the SSM Parameter Store parameter `/orders/api-key`" in readme
 
 
 # --------------------------------------------------------------------------- the hooks' code
