@@ -522,25 +522,68 @@ NETWORK_ROLE_SUFFIXES = ["flow-logs"]  # infra/network.yml's, when the pipeline 
 # How READMEs name a secret of each store (answers `secrets` and `build_secrets`).
 SECRET_STORE_LABELS = {"secretsmanager": "Secrets Manager secret", "ssm": "SSM Parameter Store parameter"}
 
-# The permissions boundary of those roles (infra/deploy-role.yml) allows these AWS services whole,
-# and these actions on every resource: what the roles' own policies use, per target. IAM, secrets
-# and KMS it allows only as the roles use them (template/_partials/boundary.yml.jinja).
-BOUNDARY_SERVICES: dict[str, list[str]] = {
-    "ecs_fargate": ["cloudwatch", "codedeploy", "ec2", "ecr", "ecs", "elasticloadbalancing", "lambda", "logs", "s3"],
-    "ec2": ["autoscaling", "cloudwatch", "codedeploy", "ec2", "elasticloadbalancing", "logs", "s3", "ssmmessages", "tag"],
-    "lambda": ["cloudwatch", "codedeploy", "lambda", "logs"],
+# The permissions boundary of those roles (infra/deploy-role.yml) allows these actions on every
+# resource: what the roles' own policies use, per target (not whole services: Control Tower's
+# CT.IAM.PR.3 refuses a customer managed policy that allows "service:*"). IAM, secrets and KMS it
+# allows only as the roles use them (template/_partials/boundary.yml.jinja). An app that calls
+# another AWS service needs its actions added to the boundary in infra/deploy-role.yml.
+BOUNDARY_ACTIONS: dict[str, list[str]] = {
+    "ecs_fargate": [
+        "cloudwatch:DescribeAlarms", "codedeploy:PutLifecycleEventHookExecutionStatus",
+        "ec2:AssignPrivateIpAddresses", "ec2:CreateNetworkInterface", "ec2:DeleteNetworkInterface",
+        "ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets", "ec2:UnassignPrivateIpAddresses",
+        "ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetAuthorizationToken",
+        "ecr:GetDownloadUrlForLayer", "ecs:CreateTaskSet", "ecs:DeleteTaskSet", "ecs:DescribeServices",
+        "ecs:UpdateServicePrimaryTaskSet", "elasticloadbalancing:DeregisterTargets",
+        "elasticloadbalancing:DescribeListeners", "elasticloadbalancing:DescribeRules",
+        "elasticloadbalancing:DescribeTargetGroups", "elasticloadbalancing:DescribeTargetHealth",
+        "elasticloadbalancing:ModifyListener", "elasticloadbalancing:ModifyRule",
+        "elasticloadbalancing:RegisterTargets", "lambda:InvokeFunction", "logs:CreateLogStream",
+        "logs:DescribeLogGroups", "logs:DescribeLogStreams", "logs:PutLogEvents", "s3:GetObject",
+        "s3:GetObjectVersion",
+    ],
+    "ec2": [
+        "autoscaling:AttachLoadBalancerTargetGroups", "autoscaling:CompleteLifecycleAction",
+        "autoscaling:CreateAutoScalingGroup", "autoscaling:CreateOrUpdateTags",
+        "autoscaling:DeleteAutoScalingGroup", "autoscaling:DeleteLifecycleHook",
+        "autoscaling:DescribeAutoScalingGroups", "autoscaling:DescribeLifecycleHooks",
+        "autoscaling:DescribeNotificationConfigurations", "autoscaling:DescribePolicies",
+        "autoscaling:DescribeScalingActivities", "autoscaling:DescribeScheduledActions",
+        "autoscaling:EnableMetricsCollection", "autoscaling:PutLifecycleHook",
+        "autoscaling:PutNotificationConfiguration", "autoscaling:PutScalingPolicy",
+        "autoscaling:PutScheduledUpdateGroupAction", "autoscaling:PutWarmPool",
+        "autoscaling:RecordLifecycleActionHeartbeat", "autoscaling:ResumeProcesses",
+        "autoscaling:SuspendProcesses", "autoscaling:UpdateAutoScalingGroup", "cloudwatch:DescribeAlarms",
+        "codedeploy:CreateDeploymentGroup", "codedeploy:DeleteDeploymentGroup",
+        "codedeploy:GetDeploymentGroup", "codedeploy:UpdateDeploymentGroup", "ec2:CreateTags",
+        "ec2:DescribeInstanceStatus", "ec2:DescribeInstances", "ec2:RunInstances", "ec2:TerminateInstances",
+        "elasticloadbalancing:DeregisterTargets", "elasticloadbalancing:DescribeLoadBalancerAttributes",
+        "elasticloadbalancing:DescribeLoadBalancers", "elasticloadbalancing:DescribeTargetGroupAttributes",
+        "elasticloadbalancing:DescribeTargetGroups", "elasticloadbalancing:DescribeTargetHealth",
+        "elasticloadbalancing:RegisterTargets", "logs:CreateLogStream", "logs:DescribeLogGroups",
+        "logs:DescribeLogStreams", "logs:PutLogEvents", "s3:GetObject", "s3:GetObjectVersion",
+        "ssm:UpdateInstanceInformation", "ssmmessages:CreateControlChannel", "ssmmessages:CreateDataChannel",
+        "ssmmessages:OpenControlChannel", "ssmmessages:OpenDataChannel", "tag:GetResources",
+    ],
+    "lambda": [
+        "cloudwatch:DescribeAlarms", "codedeploy:PutLifecycleEventHookExecutionStatus", "lambda:GetAlias",
+        "lambda:GetProvisionedConcurrencyConfig", "lambda:InvokeFunction", "lambda:UpdateAlias",
+        "logs:CreateLogStream", "logs:PutLogEvents",
+    ],
 }
+
+
 # checkov reads the boundary as a policy that grants; these are its findings on it, per target.
 BOUNDARY_CHECKOV_SKIPS: dict[str, list[str]] = {
-    "ecs_fargate": ["CKV_AWS_107", "CKV_AWS_108", "CKV_AWS_109", "CKV_AWS_110", "CKV_AWS_111"],
-    "ec2": ["CKV_AWS_107", "CKV_AWS_108", "CKV_AWS_109", "CKV_AWS_111"],
-    "lambda": ["CKV_AWS_109", "CKV_AWS_110", "CKV_AWS_111"],
+    "ecs_fargate": ["CKV_AWS_108", "CKV_AWS_111"],
+    "ec2": ["CKV_AWS_108", "CKV_AWS_111"],
+    "lambda": ["CKV_AWS_111"],
 }
-BOUNDARY_ACTIONS: dict[str, list[str]] = {
-    "ecs_fargate": [],
-    "ec2": ["ssm:UpdateInstanceInformation"],  # the SSM Agent registers the instance (Session Manager)
-    "lambda": [],
-}
+
+
+def boundary_services(target: str) -> list[str]:
+    """The AWS services the permissions boundary lets the environment roles use (README)."""
+    return sorted({action.split(":")[0] for action in BOUNDARY_ACTIONS[target]})
 
 # Where the build writes in the artifact bucket, besides the pipeline's own artifacts: test
 # reports, the dependency cache (targets that cache in S3) and packaged Lambda code. The build

@@ -14,7 +14,7 @@ TEMPLATE = ROOT / "template"
 PARTIALS = TEMPLATE / "_partials"
 SOURCE_MACROS = {
     "header", "parameters", "conditions", "resources", "permissions", "self_update_permissions", "action",
-    "start", "outputs", "readme_node", "readme_step", "readme_change", "readme_new_change",
+    "start", "outputs", "readme_node", "readme_step", "readme_change", "readme_new_change", "readme_protect",
 }
 
 

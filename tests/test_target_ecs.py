@@ -869,7 +869,7 @@ def test_a_certificate_turns_the_production_listener_to_https_in_place(renders, 
         assert resolve(template["Outputs"]["ServiceUrl"]["Value"]).startswith("https://" if given else "http://")
     redirect = resources["HttpRedirectListener"]
     assert (redirect["Condition"], redirect["DependsOn"], redirect["Properties"]["Port"]) == (
-        "HasCertificate", "ProductionListener", catalog.ECS_PRODUCTION_PORT)
+        "HasCertificate", ["LoadBalancerHttpsIngress", "ProductionListener"], catalog.ECS_PRODUCTION_PORT)
     assert redirect["Properties"]["DefaultActions"] == [
         {"RedirectConfig": {"Port": "443", "Protocol": "HTTPS", "StatusCode": "HTTP_301"}, "Type": "redirect"}]
     https_in = resources["LoadBalancerHttpsIngress"]
