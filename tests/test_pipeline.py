@@ -212,7 +212,9 @@ def test_the_pipeline_deploys_its_own_definition_before_it_builds(renders, case)
     assert deploy_role["Configuration"] == {
         "ActionMode": "CREATE_UPDATE", "StackName": f"{SERVICE}-pipeline-deploy-role",
         "TemplatePath": "SourceOutput::infra/deploy-role.yml", "Capabilities": "CAPABILITY_NAMED_IAM",
-        "RoleArn": get_att("SelfUpdateRole")}
+        "RoleArn": get_att("SelfUpdateRole"),
+        # The pipeline role's unique id names its environment-stage policy in that stack.
+        "ParameterOverrides": {"Fn::Sub": '{"PipelineRoleId": "${PipelineRole.RoleId}"}'}}
     assert deploy_role["RunOrder"] > action["RunOrder"], "after the pipeline stack, whose role deploys it"
     assert action["ActionTypeId"] == {"Category": "Deploy", "Owner": "AWS", "Provider": "CloudFormation", "Version": "1"}
     assert action["Configuration"] == {

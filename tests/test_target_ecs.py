@@ -811,7 +811,7 @@ def test_only_the_check_and_the_owners_cidr_reach_the_test_listener(renders, cas
     (from_check,) = [rule for rule in ingress if rule["FromPort"] == port]
     assert from_check["SourceSecurityGroupId"] == {"Ref": "TestTrafficCheckSecurityGroup"} and from_check["ToPort"] == port
     (optional,) = [resource for resource in resources_of_type({"Resources": resources}, "AWS::EC2::SecurityGroupIngress").values()
-                   if resource["Properties"].get("GroupId") == {"Ref": "LoadBalancerSecurityGroup"}]
+                   if resource["Properties"].get("GroupId") == {"Ref": "LoadBalancerSecurityGroup"} and resource["Properties"]["FromPort"] == port]
     assert optional["Condition"] == "AdmitsTestTrafficCidr"
     assert (optional["Properties"]["CidrIp"], optional["Properties"]["FromPort"], optional["Properties"]["ToPort"]) == (
         {"Ref": "TestTrafficCidr"}, port, port)

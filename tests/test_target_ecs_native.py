@@ -127,7 +127,8 @@ def test_load_balancer_gives_ecs_a_green_target_group_rules_and_a_role(renders, 
         "TestListenerRule": {"Ref": "TestListenerRule"},
     }
     listeners = {name: res["Properties"] for name, res in resources_of_type(service, "AWS::ElasticLoadBalancingV2::Listener").items()}
-    assert set(listeners) == {"ProductionListener", "TestListener"}
+    # HttpRedirectListener exists only with a certificate, and only redirects (test_target_ecs checks it).
+    assert set(listeners) == {"ProductionListener", "TestListener", "HttpRedirectListener"}
     assert listeners["TestListener"]["Port"] == catalog.ECS_TEST_LISTENER_PORT != listeners["ProductionListener"]["Port"]
     for listener in ("Production", "Test"):
         rule = resources[f"{listener}ListenerRule"]["Properties"]
