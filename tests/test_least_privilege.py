@@ -499,6 +499,17 @@ def test_parliament_finds_nothing_unexplained(renders, case):
     assert not findings, "\n".join(findings)
 
 
+@pytest.mark.parametrize("case", CASES)
+def test_parliament_on_the_boundary_finds_only_its_unscoped_resources(renders, case):
+    """The boundary is a rendered policy too. Its one known finding is RESOURCE_STAR: it caps actions,
+    and the roles' own policies name the resources (README, "What the roles may do")."""
+    import parliament
+
+    _, boundary = boundary_of(renders, case)
+    findings = parliament.analyze_policy_string(json.dumps({"Version": "2012-10-17", "Statement": boundary})).findings
+    assert {finding.issue for finding in findings} <= {"RESOURCE_STAR"}, [f"{f.issue} {f.detail}" for f in findings]
+
+
 def test_parliament_reports_what_it_should():
     """The linter works: a statement granting everything is reported."""
     everything = ("x", "Role", "p", {"Version": "2012-10-17", "Statement": [
