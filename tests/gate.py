@@ -200,8 +200,117 @@ def run_schemas(renders: list[Path]) -> tuple[list[Path], list[str]]:
     return files, findings
 
 
+# --------------------------------------------------------------------------- AWS Control Tower
+
+GUARD_PACKAGE = Path(__file__).parent / "tools" / "node_modules" / "@cdklabs" / "cdk-validator-cfnguard"
+CONTROL_TOWER_RULES = GUARD_PACKAGE / "rules" / "control-tower" / "cfn-guard"
+CONTROL_ID = re.compile(r"\[(CT\.[A-Z0-9]+\.PR\.\d+)\]")
+
+
+def guard_binary() -> Path:
+    """cfn-guard as the npm package ships it for this machine (tests/tools, `npm ci` in .ci/run)."""
+    machine = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "aarch64", "arm64": "aarch64"}[os.uname().machine.lower()]
+    system = "macos" if sys.platform == "darwin" else "ubuntu"
+    return GUARD_PACKAGE / "bin" / system / machine / "cfn-guard"
+
+
+def deployed_document(path: Path) -> dict[str, Any]:
+    """A template as CloudFormation's hooks see it: parsed, with the SAM transform applied."""
+    from cfnlint.decode import cfn_yaml
+
+    document = cfn_yaml.load(str(path))
+    if document.get("Transform") == "AWS::Serverless-2016-10-31" or "AWS::Serverless-2016-10-31" in (document.get("Transform") or []):
+        document = sam_expanded(document)
+    return document
+
+
+def sam_expanded(document: dict[str, Any]) -> dict[str, Any]:
+    import copy
+
+    from boto3.session import Session
+    from samtranslator.parser.parser import Parser
+    from samtranslator.translator.translator import Translator
+
+    document = copy.deepcopy(document)
+    for resource in document["Resources"].values():
+        if resource["Type"] == "AWS::Serverless::Function":
+            resource["Properties"]["CodeUri"] = "s3://artifacts/lambda/0123abcd"  # what `cloudformation package` writes
+    translator = Translator({}, Parser(), boto_session=Session(region_name="us-east-1"))
+    return translator.translate(document, parameter_values={}, get_managed_policy_map=dict)
+
+
+def resource_types(document: dict[str, Any]) -> set[str]:
+    return {resource["Type"] for resource in document.get("Resources", {}).values()}
+
+
+def rules_for(types: set[str]) -> tuple[Path, ...]:
+    """The Control Tower rule files that look at one of `types` (the others skip; not loading
+    them makes cfn-guard five times faster)."""
+    return tuple(rule for rule, text in _control_tower_rules().items() if any(f"'{kind}'" in text or f'"{kind}"' in text for kind in types))
+
+
+def _control_tower_rules() -> dict[Path, str]:
+    return {rule: rule.read_text() for rule in sorted(CONTROL_TOWER_RULES.rglob("*.guard"))}
+
+
+def run_control_tower_guard(renders: list[Path]) -> tuple[list[Path], list[str]]:
+    """AWS Control Tower's proactive controls (its Guard rules) over every template, SAM
+    expanded; each distinct template is checked once. Findings: "<file>: CT.X.PR.N <resource>"."""
+    import tempfile
+
+    files = cloudformation_templates(renders)
+    if not files:
+        return files, []
+    if not guard_binary().is_file():
+        return files, [f"cfn-guard is not installed at {guard_binary()}: run `npm ci --prefix tests/tools`"]
+    by_content: dict[str, list[Path]] = {}
+    for path in files:
+        by_content.setdefault(json.dumps(deployed_document(path), sort_keys=True, default=str), []).append(path)
+    with tempfile.TemporaryDirectory() as work:
+        jobs: dict[tuple[Path, ...], list[tuple[Path, list[Path]]]] = {}
+        for number, (text, paths) in enumerate(by_content.items()):
+            data = Path(work) / f"{number}.json"
+            data.write_text(text)
+            jobs.setdefault(rules_for(resource_types(json.loads(text))), []).append((data, paths))
+        chunks = [(rules, group[i::2]) for rules, group in jobs.items() for i in range(2) if group[i::2]]
+        with ThreadPoolExecutor(os.cpu_count() or 1) as pool:
+            findings = [finding for found in pool.map(lambda chunk: _guard(*chunk), chunks) for finding in found]
+    return files, sorted(findings)
+
+
+def _guard(rules: tuple[Path, ...], documents: list[tuple[Path, list[Path]]]) -> list[str]:
+    if not rules:
+        return []
+    proc = subprocess.run(
+        [str(guard_binary()), "validate", "--structured", "--output-format", "json", "--show-summary", "none",
+         *(arg for rule in rules for arg in ("--rules", str(rule))), *(arg for data, _ in documents for arg in ("--data", str(data)))],
+        capture_output=True, text=True, check=False,
+    )
+    try:
+        reports = json.loads(proc.stdout)
+    except json.JSONDecodeError:
+        return [f"cfn-guard exited {proc.returncode}: {proc.stderr.strip()[-2000:]}"]
+    originals = {str(data): paths for data, paths in documents}
+    findings = []
+    for report in reports:
+        for control, resource in sorted(_breaches(report)):
+            findings.extend(f"{path}: {control} {resource}" for path in originals[report["name"]])
+    return findings
+
+
+def _breaches(report: dict[str, Any]) -> set[tuple[str, str]]:
+    """(control id, resource) for each resource a report's failed rules name."""
+    found = set()
+    for rule in report.get("not_compliant", []):
+        text = json.dumps(rule)
+        controls = set(CONTROL_ID.findall(text)) or {rule.get("Rule", {}).get("name", "unnamed rule")}
+        resources = set(re.findall(r'"path": "/Resources/([^/"]+)', text)) or {"(template)"}
+        found.update((control, resource) for control in controls for resource in resources)
+    return found
+
+
 TOOLS = {"cfn-lint": run_cfn_lint, "checkov": run_checkov, "shellcheck": run_shellcheck, "yamllint": run_yamllint,
-         "schemas": run_schemas}
+         "schemas": run_schemas, "control-tower": run_control_tower_guard}
 
 
 class GateRun:
