@@ -86,22 +86,12 @@ CONTROL_TOWER_ALLOWED = {
 CONTROL_TOWER_NOT_YET_FIXED = {
     "CT.S3.PR.2": {"ArtifactBucket"},
     "CT.CLOUDWATCH.PR.1": {"AliasThrottlesAlarm", "ErrorAlarm", "NewVersionErrorsAlarm", "RollbackAlarm"},
-    "CT.CLOUDWATCH.PR.2": {"BuildLogGroup", "FlowLogGroup", "FunctionLogGroup", "LogGroup", "PostTrafficHookLogGroup",
-                           "PreTrafficHookLogGroup", "TestTrafficCheckLogGroup"},
     "CT.CLOUDWATCH.PR.3": {"DeploymentGroupFunctionLogGroup", "FlowLogGroup", "FunctionLogGroup", "LogGroup",
                            "PostTrafficHookLogGroup", "PreTrafficHookLogGroup", "TestTrafficCheckLogGroup"},
-    "CT.KMS.PR.3": {"ArtifactKey"},
-    "CT.S3.PR.4": {"ArtifactBucket"},
-    "CT.S3.PR.8": {"ArtifactBucketPolicy"},
-    "CT.S3.PR.9": {"ArtifactBucket"},
-    "CT.ECS.PR.3": {"TaskDefinition"},
-    "CT.ECS.PR.7": {"TaskDefinition"},
-    "CT.EC2.PR.10": {"LaunchTemplate"},
     "CT.EC2.PR.15": {"LaunchTemplate"},
     "CT.AUTOSCALING.PR.1": {"AutoScalingGroup"},
     "CT.AUTOSCALING.PR.4": {"AutoScalingGroup"},
     "CT.AUTOSCALING.PR.6": {"AutoScalingGroup"},
-    "CT.ELASTICLOADBALANCING.PR.5": {"LoadBalancer"},
     "CT.ELASTICLOADBALANCING.PR.6": {"LoadBalancer"},
 }
 

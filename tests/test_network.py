@@ -220,7 +220,7 @@ def test_flow_log_records_the_vpc_into_a_log_group_that_expires(renders, case):
     assert props["LogDestinationType"] == "cloud-watch-logs"
     group = ref(props["LogGroupName"])
     assert is_type(template, group, "AWS::Logs::LogGroup")
-    assert template["Resources"][group]["Properties"]["RetentionInDays"] == {"Ref": "FlowLogRetentionDays"}
+    assert template["Resources"][group]["Properties"]["RetentionInDays"] == 365  # a year: Control Tower's CT.CLOUDWATCH.PR.2
     role, attribute = props["DeliverLogsPermissionArn"]["Fn::GetAtt"]
     assert attribute == "Arn"
     (trust,) = template["Resources"][role]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
