@@ -584,6 +584,72 @@ def boundary_services(target: str) -> list[str]:
     """The AWS services the permissions boundary lets the environment roles use (README)."""
     return sorted({action.split(":")[0] for action in BOUNDARY_ACTIONS[target]})
 
+# AWS Control Tower's proactive controls (its published Guard rules) the rendered stacks still
+# break, per target: the README's "Governed accounts" table, and all that tests/test_gate.py lets
+# cfn-guard find. "owner": the owner clears it (`clears` says how); "needed": the stack needs
+# what the control forbids; "not yet": this template version does not clear it yet, so a
+# governed account with the control enabled refuses the stack until a later version does (or
+# until the owner does what `clears` says, where a row has it).
+CONTROL_TOWER_FINDINGS: list[dict[str, Any]] = [
+    {"control": "CT.ELASTICLOADBALANCING.PR.1", "targets": ("ec2",), "resources": ("HttpListener",),
+     "status": "owner", "why": "port 80 serves plain HTTP until the stack has a certificate",
+     "clears": "`CertificateArn`: port 80 then redirects to HTTPS"},
+    {"control": "CT.ELASTICLOADBALANCING.PR.1", "targets": ("ecs_fargate",), "resources": ("TestListener",),
+     "status": "not yet", "why": "the test listener is called on the load balancer's AWS name, which no certificate of yours names"},
+    {"control": "CT.ELASTICLOADBALANCING.PR.2", "targets": ("ec2",), "resources": ("HttpsListener",),
+     "status": "owner", "why": "the certificate is a parameter, which a check of the template cannot read",
+     "clears": "`CertificateArn` takes ACM certificates only, so the deployed listener passes"},
+    {"control": "CT.LAMBDA.PR.3", "targets": ("lambda",), "resources": ("Function", "PreTrafficHook", "PostTrafficHook"),
+     "status": "not yet", "why": "the functions run outside a VPC, which needs your subnets"},
+    {"control": "CT.LAMBDA.PR.3", "targets": ("ec2",), "resources": ("DeploymentGroupFunction",),
+     "status": "not yet", "why": "the function that creates the deployment group runs outside the VPC"},
+    {"control": "CT.LAMBDA.PR.3", "targets": ("ecs_fargate",), "resources": ("TestTrafficCheck",),
+     "status": "not yet", "why": "the test traffic check runs outside the VPC"},
+    {"control": "CT.CODEBUILD.PR.4", "targets": ("ecs_fargate",), "resources": ("BuildProject",),
+     "status": "needed", "why": "building the container image needs the Docker daemon, which needs privileged mode",
+     "clears": "nothing: leave this control off for the pipeline's account"},
+    {"control": "CT.S3.PR.2", "targets": ("ec2", "ecs_fargate", "lambda"), "resources": ("ArtifactBucket",),
+     "status": "not yet", "why": "the artifact bucket has no server access logs"},
+    {"control": "CT.CLOUDWATCH.PR.1", "targets": ("ec2",), "resources": ("RollbackAlarm",),
+     "status": "not yet", "why": "the alarms roll deployments back but notify no one"},
+    {"control": "CT.CLOUDWATCH.PR.1", "targets": ("ecs_fargate",), "resources": ("ErrorAlarm",),
+     "status": "not yet", "why": "the alarms roll deployments back but notify no one"},
+    {"control": "CT.CLOUDWATCH.PR.1", "targets": ("lambda",), "resources": ("AliasThrottlesAlarm", "NewVersionErrorsAlarm"),
+     "status": "not yet", "why": "the alarms roll deployments back but notify no one"},
+    {"control": "CT.CLOUDWATCH.PR.3", "targets": ("ec2", "ecs_fargate"), "resources": ("FlowLogGroup",),
+     "when": {"network": ("create",)}, "status": "not yet", "why": "the log groups of the environment stacks use CloudWatch Logs' own encryption, not a KMS key"},
+    {"control": "CT.CLOUDWATCH.PR.3", "targets": ("ec2",), "resources": ("DeploymentGroupFunctionLogGroup",),
+     "status": "not yet", "why": "the log groups of the environment stacks use CloudWatch Logs' own encryption, not a KMS key"},
+    {"control": "CT.CLOUDWATCH.PR.3", "targets": ("ecs_fargate",), "resources": ("LogGroup", "TestTrafficCheckLogGroup"),
+     "status": "not yet", "why": "the log groups of the environment stacks use CloudWatch Logs' own encryption, not a KMS key"},
+    {"control": "CT.CLOUDWATCH.PR.3", "targets": ("lambda",),
+     "resources": ("FunctionLogGroup", "PreTrafficHookLogGroup", "PostTrafficHookLogGroup"),
+     "status": "not yet", "why": "the log groups of the environment stacks use CloudWatch Logs' own encryption, not a KMS key"},
+    {"control": "CT.ELASTICLOADBALANCING.PR.6", "targets": ("ec2",), "resources": ("LoadBalancer",),
+     "status": "not yet", "why": "access logs need a bucket that lets Elastic Load Balancing write; the stack creates none yet",
+     "clears": "`AccessLogsBucket`, such a bucket of yours (the deployed load balancer then passes)"},
+    {"control": "CT.ELASTICLOADBALANCING.PR.6", "targets": ("ecs_fargate",), "resources": ("LoadBalancer",),
+     "status": "not yet", "why": "the load balancer writes no access logs"},
+    {"control": "CT.EC2.PR.15", "targets": ("ec2",), "resources": ("LaunchTemplate",),
+     "status": "not yet", "why": "the instance type is a parameter, which a check of the template cannot read"},
+    {"control": "CT.AUTOSCALING.PR.1", "targets": ("ec2",), "resources": ("AutoScalingGroup",),
+     "when": {"strategy": ("in_place",)}, "status": "not yet", "why": "the group names its subnets (two zones), not its Availability Zones"},
+    {"control": "CT.AUTOSCALING.PR.4", "targets": ("ec2",), "resources": ("AutoScalingGroup",),
+     "when": {"strategy": ("in_place",)}, "status": "not yet", "why": "the group checks instance health (EC2): before the first release no instance answers the load balancer"},
+    {"control": "CT.AUTOSCALING.PR.6", "targets": ("ec2",), "resources": ("AutoScalingGroup",),
+     "when": {"strategy": ("in_place",)}, "status": "not yet", "why": "the group runs one instance type"},
+]
+
+
+def control_tower_findings(answers: dict[str, Any]) -> list[dict[str, Any]]:
+    """The CONTROL_TOWER_FINDINGS rows that apply to a service's answers, owner-cleared first."""
+    rows = [row for row in CONTROL_TOWER_FINDINGS
+            if answers["target"] in row["targets"]
+            and all(answers.get(question) in values for question, values in row.get("when", {}).items())]
+    order = {"owner": 0, "needed": 1, "not yet": 2}
+    return sorted(rows, key=lambda row: (order[row["status"]], row["control"]))
+
+
 # Where the build writes in the artifact bucket, besides the pipeline's own artifacts: test
 # reports, the dependency cache (targets that cache in S3) and packaged Lambda code. The build
 # role may write under these prefixes only.

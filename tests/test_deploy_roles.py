@@ -92,6 +92,21 @@ UNUSED_HANDLER_PERMISSIONS: dict[str, dict[str, str]] = {
         "codedeploy:StopDeployment": "no Deployment property, so no deployment of the stack's to stop",
         "codedeploy:RegisterOnPremisesInstance": "no on-premises instances (OnPremisesInstanceTagFilters)",
     },
+    "AWS::KMS::Key": {
+        "kms:DisableKey": "the key stays enabled",
+        "kms:EnableKey": "the key stays enabled",
+        "kms:TagResource": "no Tags on the keys",
+        "kms:UntagResource": "no Tags on the keys",
+    },
+    "AWS::SNS::Topic": {
+        "iam:GetRole": "no delivery status logging (its feedback roles)",
+        "iam:PassRole": "no delivery status logging (its feedback roles)",
+        "sns:PutDataProtectionPolicy": "no DataProtectionPolicy",
+    },
+    "AWS::SNS::Subscription": {
+        "iam:GetRole": "no SubscriptionRoleArn (Firehose endpoints only)",
+        "iam:PassRole": "no SubscriptionRoleArn (Firehose endpoints only)",
+    },
     "AWS::EC2::EIP": {
         "ec2:AcceptAddressTransfer": "no TransferAddress",
         "ec2:AssociateAddress": "no InstanceId: the NAT gateway takes the address",
@@ -206,6 +221,7 @@ NO_RESOURCE_LEVEL_PERMISSION = {
     "ecs:DeregisterTaskDefinition",
     "ecs:DescribeTaskDefinition",
     "elasticloadbalancing:Describe*",
+    "kms:CreateKey",  # the key's ARN exists only afterwards; its own policy then grants the rest
     "logs:DescribeIndexPolicies",
     "logs:DescribeLogGroups",
     "logs:DescribeResourcePolicies",
@@ -327,6 +343,7 @@ NAMED_TYPES = {
     "AWS::ECS::Service": ("ServiceName", "ecs:CreateService", "arn:aws:ecs:us-east-1:123456789012:service/{parent}/{name}"),
     "AWS::ECS::TaskDefinition": ("Family", "ecs:RegisterTaskDefinition", "arn:aws:ecs:us-east-1:123456789012:task-definition/{name}:1"),
     "AWS::CloudWatch::Alarm": ("AlarmName", "cloudwatch:PutMetricAlarm", "arn:aws:cloudwatch:us-east-1:123456789012:alarm:{name}"),
+    "AWS::SNS::Topic": ("TopicName", "sns:CreateTopic", "arn:aws:sns:us-east-1:123456789012:{name}"),
     "AWS::ElasticLoadBalancingV2::LoadBalancer": (
         "Name", "elasticloadbalancing:CreateLoadBalancer",
         "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/{name}/0123456789abcdef"),
@@ -385,11 +402,28 @@ def test_deploy_role_grants_what_the_resource_handlers_need(renders, case):
     """CloudFormation creates, reads, updates and deletes every resource of the stacks with DeployRole: it must
     grant what AWS's handlers of each type list, bar the features the stacks never use."""
     actions = allowed_actions(deploy_statements(renders[case]))
+    templates = stacks(renders[case])
     missing = {}
-    for type_name, needed in sorted(needed_permissions(stacks(renders[case])).items()):
-        if lacking := sorted(permission for permission in needed if not allows(actions, permission)):
+    for type_name, needed in sorted(needed_permissions(templates).items()):
+        granted = actions + (key_policy_grants_to_deploy_role(renders[case], templates) if type_name == "AWS::KMS::Key" else [])
+        if lacking := sorted(permission for permission in needed if not allows(granted, permission)):
             missing[type_name] = lacking
     assert missing == {}
+
+
+def key_policy_grants_to_deploy_role(render_dir: Path, templates: dict[str, dict[str, Any]]) -> list[str]:
+    """The actions every KMS key of the stacks grants DeployRole in its own key policy (by its role ARN,
+    so the grant needs no IAM policy): key ARNs hold random ids, which DeployRole's policy cannot name."""
+    deploy_role_arn = f"arn:aws:iam::123456789012:role/{deploy_role(render_dir)['RoleName']}"
+    per_key = []
+    for template in templates.values():
+        for resource in template["Resources"].values():
+            if resource["Type"] == "AWS::KMS::Key":
+                per_key.append({action for statement in resource["Properties"]["KeyPolicy"]["Statement"]
+                                if statement["Effect"] == "Allow" and "AWS" in statement["Principal"]
+                                and sub(statement["Principal"]["AWS"]) == deploy_role_arn
+                                for action in as_list(statement["Action"])})
+    return sorted(set.intersection(*per_key)) if per_key else []
 
 
 @pytest.mark.parametrize("case", NAMES)
@@ -523,7 +557,8 @@ def test_deploy_role_renders_without_blank_lines(renders, case):
     text = (renders[case] / "infra" / "deploy-role.yml").read_text()
     resources = text[text.index("\nResources:\n") + len("\nResources:\n"):text.index("\nOutputs:\n")].rstrip("\n")
     blocks = resources.split("\n\n")
-    assert len(blocks) == 4, "DeployRole, its IAM policy, the permissions boundary and the pipeline role's policy, one blank line apart"
+    assert len(blocks) == 5, ("DeployRole, its IAM policy, its keys policy, the permissions boundary and the pipeline "
+                              "role's policy, one blank line apart")
     assert all(re.match(r"  (# |[A-Za-z]+:\n)", block) for block in blocks), blocks
 
 

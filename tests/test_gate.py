@@ -68,32 +68,10 @@ def test_readme_runs_the_app_locally_with_the_data_tables_commands(matrix_render
 
 # --------------------------------------------------------------------------- AWS Control Tower
 
-# The findings a governed account may still see, each cleared by something only the owner has
-# (the rendered README's "Governed accounts" table says which parameter): control -> resources.
-CONTROL_TOWER_ALLOWED = {
-    # Plain HTTP until the owner passes CertificateArn: the listener that would redirect needs it.
-    "CT.ELASTICLOADBALANCING.PR.1": {"HttpListener", "ProductionListener", "TestListener"},
-    # The certificate is a parameter (constrained to ACM ARNs), which a static check cannot read.
-    "CT.ELASTICLOADBALANCING.PR.2": {"HttpsListener", "ProductionListener"},
-    # Functions outside a VPC until the owner names subnets.
-    "CT.LAMBDA.PR.3": {"Function", "PreTrafficHook", "PostTrafficHook", "TestTrafficCheck", "DeploymentGroupFunction"},
-    # Building a container image needs the Docker daemon.
-    "CT.CODEBUILD.PR.4": {"BuildProject"},
-}
-
-# Issue 17, not done yet: findings the stacks still have that a later change must clear. The test
-# fails when one of these no longer occurs, so the list can only shrink.
-CONTROL_TOWER_NOT_YET_FIXED = {
-    "CT.S3.PR.2": {"ArtifactBucket"},
-    "CT.CLOUDWATCH.PR.1": {"AliasThrottlesAlarm", "ErrorAlarm", "NewVersionErrorsAlarm", "RollbackAlarm"},
-    "CT.CLOUDWATCH.PR.3": {"DeploymentGroupFunctionLogGroup", "FlowLogGroup", "FunctionLogGroup", "LogGroup",
-                           "PostTrafficHookLogGroup", "PreTrafficHookLogGroup", "TestTrafficCheckLogGroup"},
-    "CT.EC2.PR.15": {"LaunchTemplate"},
-    "CT.AUTOSCALING.PR.1": {"AutoScalingGroup"},
-    "CT.AUTOSCALING.PR.4": {"AutoScalingGroup"},
-    "CT.AUTOSCALING.PR.6": {"AutoScalingGroup"},
-    "CT.ELASTICLOADBALANCING.PR.6": {"LoadBalancer"},
-}
+# Issue 17: the only controls a stack may break (each needs something only the owner has, or
+# what the control forbids), besides those the README marks "not yet".
+CONTROL_TOWER_EXCEPTIONS = {"CT.ELASTICLOADBALANCING.PR.1", "CT.ELASTICLOADBALANCING.PR.2", "CT.LAMBDA.PR.3",
+                            "CT.CODEBUILD.PR.4"}
 
 
 def control_tower_breach(finding: str) -> tuple[str, str]:
@@ -106,21 +84,41 @@ def control_tower_breaches(findings: list[str]) -> set[tuple[str, str]]:
     return {control_tower_breach(finding) for finding in findings}
 
 
-def test_control_tower_guard_rules_find_only_what_the_owner_alone_can_clear(gate_run, matrix_renders):
+def test_control_tower_guard_rules_find_only_what_each_readme_lists(gate_run, matrix_renders):
     """AWS Control Tower's proactive controls (its published Guard rules, run by cfn-guard) over
-    every template of the matrix, the SAM transform applied as CloudFormation would."""
+    every template of the matrix, the SAM transform applied as CloudFormation would: each render's
+    findings are exactly the rows of its README's "Governed accounts" table (catalog.
+    CONTROL_TOWER_FINDINGS), and every row is found somewhere (the table lists nothing stale)."""
+    from helpers import catalog
+
     files, findings = gate_run.within("control-tower", matrix_renders)
     assert len(files) >= 3 * len(matrix_renders), "every render has a pipeline, deploy-role and service stack"
-    assert not [finding for finding in findings if not re.search(r": CT\.[A-Z0-9]+\.PR\.\d+ \S+$", finding)], report(findings)
-    allowed = {**CONTROL_TOWER_ALLOWED}
-    for control, resources in CONTROL_TOWER_NOT_YET_FIXED.items():
-        allowed[control] = allowed.get(control, set()) | resources
-    unexpected = [finding for finding in findings
-                  if control_tower_breach(finding)[1] not in allowed.get(control_tower_breach(finding)[0], set())]
-    assert not unexpected, report(unexpected)
-    breached = control_tower_breaches(findings)
-    fixed = {(control, resource) for control, resources in CONTROL_TOWER_NOT_YET_FIXED.items() for resource in resources} - breached
-    assert not fixed, f"no longer found, remove from CONTROL_TOWER_NOT_YET_FIXED: {sorted(fixed)}"
+    assert all(re.search(r": CT\.[A-Z0-9]+\.PR\.\d+ \S+$", finding) for finding in findings), report(findings)
+    unlisted, found_rows = [], set()
+    for render in matrix_renders:
+        rows = catalog.control_tower_findings(recorded_answers(render))
+        listed = {(row["control"], resource): index for index, row in enumerate(catalog.CONTROL_TOWER_FINDINGS)
+                  if row in rows for resource in row["resources"]}
+        for finding in findings:
+            if finding.startswith(f"{render}/"):
+                breach = control_tower_breach(finding)
+                if breach in listed:
+                    found_rows.add(listed[breach])
+                else:
+                    unlisted.append(finding)
+        table = (render / "README.md").read_text().split("### Governed accounts", 1)[1].split("\n### ", 1)[0]
+        assert [line.split(" | ")[0].lstrip("| ") for line in table.splitlines() if line.startswith("| CT.")] == \
+            [row["control"] for row in rows], render.name
+    assert not unlisted, report(unlisted)
+    stale = [row for index, row in enumerate(catalog.CONTROL_TOWER_FINDINGS) if index not in found_rows]
+    assert not stale, f"rows no finding needs (remove them): {stale}"
+
+
+def test_control_tower_findings_left_to_the_owner_are_the_issues_exceptions():
+    from helpers import catalog
+
+    assert {row["control"] for row in catalog.CONTROL_TOWER_FINDINGS if row["status"] != "not yet"} <= CONTROL_TOWER_EXCEPTIONS
+    assert all(row["status"] in ("owner", "needed", "not yet") for row in catalog.CONTROL_TOWER_FINDINGS)
 
 
 def test_control_tower_guard_finds_a_breach_it_is_shown(tmp_path):
