@@ -608,8 +608,6 @@ CONTROL_TOWER_FINDINGS: list[dict[str, Any]] = [
     {"control": "CT.CODEBUILD.PR.4", "targets": ("ecs_fargate",), "resources": ("BuildProject",),
      "status": "needed", "why": "building the container image needs the Docker daemon, which needs privileged mode",
      "clears": "nothing: leave this control off for the pipeline's account"},
-    {"control": "CT.S3.PR.2", "targets": ("ec2", "ecs_fargate", "lambda"), "resources": ("ArtifactBucket",),
-     "status": "not yet", "why": "the artifact bucket has no server access logs"},
     {"control": "CT.ELASTICLOADBALANCING.PR.6", "targets": ("ec2",), "resources": ("LoadBalancer",),
      "status": "not yet", "why": "access logs need a bucket that lets Elastic Load Balancing write; the stack creates none yet",
      "clears": "`AccessLogsBucket`, such a bucket of yours (the deployed load balancer then passes)"},
