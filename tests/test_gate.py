@@ -132,3 +132,31 @@ def test_control_tower_guard_finds_a_breach_it_is_shown(tmp_path):
     files, findings = gate.run_control_tower_guard([tmp_path / "svc"])
     assert files == [infra / "stack.yml"]
     assert control_tower_breaches(findings) == {("CT.CLOUDWATCH.PR.2", "Logs"), ("CT.CLOUDWATCH.PR.3", "Logs")}
+
+
+def test_every_log_group_is_encrypted_by_a_key_that_lets_cloudwatch_logs_use_it_for_that_group(matrix_renders):
+    """A log group whose KmsKeyId is a key of its stack fails to create unless the key policy lets
+    CloudWatch Logs use the key with that group's ARN as encryption context."""
+    from helpers import load_cfn
+
+    checked = 0
+    for render in matrix_renders:
+        for path in sorted((render / "infra").glob("*.yml")):
+            resources = load_cfn(path)["Resources"]
+            for name, group in resources.items():
+                if group["Type"] != "AWS::Logs::LogGroup":
+                    continue
+                key_id, attribute = group["Properties"]["KmsKeyId"]["Fn::GetAtt"]
+                assert attribute == "Arn", (path, name)
+                statements = resources[key_id]["Properties"]["KeyPolicy"]["Statement"]
+                logs = [s for s in statements if s["Principal"].get("Service") in
+                        ({"Fn::Sub": "logs.${AWS::Region}.amazonaws.com"}, "logs.amazonaws.com")]
+                assert len(logs) == 1, (path, name)
+                arns = logs[0]["Condition"]["ArnEquals"]["kms:EncryptionContext:aws:logs:arn"]
+                wanted = "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:" + \
+                    (group["Properties"]["LogGroupName"]["Fn::Sub"] if isinstance(group["Properties"]["LogGroupName"], dict)
+                     else group["Properties"]["LogGroupName"])
+                assert wanted in [arn["Fn::Sub"] if isinstance(arn, dict) else arn for arn in (arns if isinstance(arns, list) else [arns])], \
+                    (path, name)
+                checked += 1
+    assert checked >= 3 * len(matrix_renders)
