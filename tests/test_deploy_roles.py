@@ -191,8 +191,6 @@ UNUSED_HANDLER_PERMISSIONS: dict[str, dict[str, str]] = {
     },
     "AWS::Logs::LogGroup": {
         "firehose:TagDeliveryStream": "no delivery",
-        "logs:AssociateKmsKey": "no KmsKeyId: CloudWatch Logs' own encryption",
-        "logs:DisassociateKmsKey": "no KmsKeyId: CloudWatch Logs' own encryption",
         "logs:CreateLogDelivery": "no delivery",
         "logs:DeleteIndexPolicy": "no index policy",
         "logs:PutIndexPolicy": "no index policy",
