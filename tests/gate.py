@@ -67,15 +67,35 @@ def cloudformation_templates(renders: list[Path]) -> list[Path]:
     return sorted(path for render_dir in renders for path in (render_dir / "infra").glob("*.yml"))
 
 
+def same_content(files: list[Path]) -> dict[Path, list[Path]]:
+    """The files grouped by their bytes: {the first of a group: every file of the group}. A linter's
+    findings depend on a file's content only, so it needs to read one file of each group."""
+    groups: dict[bytes, list[Path]] = {}
+    for path in files:
+        groups.setdefault(path.read_bytes(), []).append(path)
+    return {paths[0]: paths for paths in groups.values()}
+
+
 def run_cfn_lint(renders: list[Path]) -> tuple[list[Path], list[str]]:
-    """cfn-lint over every template, in one process per core (cfn-lint itself uses one)."""
+    """cfn-lint over every distinct template, in one process per core (cfn-lint itself uses one);
+    a finding in one file is reported for every file with the same content."""
     files = cloudformation_templates(renders)
     if not files:
         return files, []
-    chunks = balanced_chunks(files, min(len(files), os.cpu_count() or 1))
+    groups = same_content(files)
+    chunks = balanced_chunks(list(groups), min(len(groups), os.cpu_count() or 1))
     with ThreadPoolExecutor(len(chunks)) as pool:
         findings = [finding for chunk_findings in pool.map(_cfn_lint, chunks) for finding in chunk_findings]
-    return files, findings
+    return files, for_every_copy(findings, groups)
+
+
+def for_every_copy(findings: list[str], groups: dict[Path, list[Path]]) -> list[str]:
+    """Each "<file>:..." finding once for every file of its group; others (a tool failing) as they are."""
+    result = []
+    for finding in findings:
+        first = next((first for first in groups if finding.startswith(f"{first}:")), None)
+        result.extend([finding] if first is None else [finding.replace(str(first), str(path), 1) for path in groups[first]])
+    return result
 
 
 def balanced_chunks(files: list[Path], count: int) -> list[list[Path]]:
@@ -103,14 +123,15 @@ def _cfn_lint(files: list[Path]) -> list[str]:
 
 
 def run_checkov(renders: list[Path]) -> tuple[list[tuple[str, str]], list[str]]:
-    """Checkov once over all renders (CloudFormation); returns (the (file, resource) pairs it
-    checked, failed checks). Each finding names the file by its absolute path."""
-    if not renders:
+    """Checkov once over every distinct template (CloudFormation); returns (the (file, resource)
+    pairs it checked, failed checks), each file's result standing for every file with the same
+    content. Each finding names the file by its absolute path."""
+    groups = same_content(cloudformation_templates(renders))
+    if not groups:
         return [], []
-    root = Path(os.path.commonpath([str(render) for render in renders])) if len(renders) > 1 else renders[0]
     proc = subprocess.run(
-        [tool("checkov"), "-d", str(root), "--framework", "cloudformation", "--output", "json", "--compact",
-         "--skip-download", "--soft-fail"],
+        [tool("checkov"), *(arg for first in groups for arg in ("-f", str(first))), "--framework", "cloudformation",
+         "--output", "json", "--compact", "--skip-download", "--soft-fail"],
         capture_output=True, text=True, check=False, env={**os.environ, "BC_SKIP_MAPPING": "TRUE"},
     )
     reports = json.loads(proc.stdout or "[]")
@@ -121,9 +142,11 @@ def run_checkov(renders: list[Path]) -> tuple[list[tuple[str, str]], list[str]]:
         results = report.get("results", {})
         for kind in ("passed_checks", "failed_checks", "skipped_checks"):
             for check in results.get(kind, []):
-                checked.add((f"{root}{check['file_path']}", check["resource"]))
+                for path in groups[Path(check["file_abs_path"])]:
+                    checked.add((str(path), check["resource"]))
         for check in results.get("failed_checks", []):
-            failures.append(f"{root}{check['file_path']}: {check['check_id']} {check['check_name']} ({check['resource']})")
+            for path in groups[Path(check["file_abs_path"])]:
+                failures.append(f"{path}: {check['check_id']} {check['check_name']} ({check['resource']})")
     if not reports and proc.returncode:
         failures.append(f"checkov exited {proc.returncode}: {proc.stderr.strip()[-2000:]}")
     return sorted(checked), failures

@@ -160,3 +160,18 @@ def test_every_log_group_is_encrypted_by_a_key_that_lets_cloudwatch_logs_use_it_
                     (path, name)
                 checked += 1
     assert checked >= 3 * len(matrix_renders)
+
+
+def test_a_finding_in_a_template_is_reported_for_every_copy_of_it(tmp_path):
+    """The gate lints each distinct template once: a finding must still name every file with that content."""
+    import gate
+
+    broken = "Resources:\n  Queue:\n    Type: AWS::SQS::Queue\n    Properties:\n      NoSuchProperty: 1\n"
+    renders = [tmp_path / "a", tmp_path / "b"]
+    for render in renders:
+        (render / "infra").mkdir(parents=True)
+        (render / "infra" / "stack.yml").write_text(broken)
+    files, findings = gate.run_cfn_lint(renders)
+    assert len(files) == 2
+    assert sorted(finding.split(":", 1)[0] for finding in findings if ":E3002:" in finding) == \
+        [str(render / "infra" / "stack.yml") for render in renders]
