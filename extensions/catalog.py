@@ -565,7 +565,9 @@ BOUNDARY_ACTIONS: dict[str, list[str]] = {
         "ssmmessages:OpenControlChannel", "ssmmessages:OpenDataChannel", "tag:GetResources",
     ],
     "lambda": [
-        "cloudwatch:DescribeAlarms", "codedeploy:PutLifecycleEventHookExecutionStatus", "lambda:GetAlias",
+        "cloudwatch:DescribeAlarms", "codedeploy:PutLifecycleEventHookExecutionStatus",
+        "ec2:AssignPrivateIpAddresses", "ec2:CreateNetworkInterface", "ec2:DeleteNetworkInterface",
+        "ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets", "ec2:UnassignPrivateIpAddresses", "lambda:GetAlias",
         "lambda:GetProvisionedConcurrencyConfig", "lambda:InvokeFunction", "lambda:UpdateAlias",
         "logs:CreateLogStream", "logs:PutLogEvents",
     ],
@@ -586,8 +588,9 @@ def boundary_services(target: str) -> list[str]:
 
 # AWS Control Tower's proactive controls (its published Guard rules) the rendered stacks still
 # break, per target: the README's "Governed accounts" table, and all that tests/test_gate.py lets
-# cfn-guard find. "owner": the owner clears it (`clears` says how); "needed": the stack needs
-# what the control forbids; "not yet": this template version does not clear it yet, so a
+# cfn-guard find. "owner": the owner clears it (`clears` says how); "deployed": only a check of
+# the template finds it (it cannot read a parameter), the deployed stack passes; "needed": the
+# stack needs what the control forbids; "not yet": this template version does not clear it yet, so a
 # governed account with the control enabled refuses the stack until a later version does (or
 # until the owner does what `clears` says, where a row has it).
 CONTROL_TOWER_FINDINGS: list[dict[str, Any]] = [
@@ -597,14 +600,17 @@ CONTROL_TOWER_FINDINGS: list[dict[str, Any]] = [
     {"control": "CT.ELASTICLOADBALANCING.PR.1", "targets": ("ecs_fargate",), "resources": ("TestListener",),
      "status": "not yet", "why": "the test listener is called on the load balancer's AWS name, which no certificate of yours names"},
     {"control": "CT.ELASTICLOADBALANCING.PR.2", "targets": ("ec2",), "resources": ("HttpsListener",),
-     "status": "owner", "why": "the certificate is a parameter, which a check of the template cannot read",
-     "clears": "`CertificateArn` takes ACM certificates only, so the deployed listener passes"},
+     "status": "deployed", "why": "the certificate is a parameter, which a check of the template cannot read",
+     "clears": "nothing: `CertificateArn` takes ACM certificates only, so the deployed listener passes"},
     {"control": "CT.LAMBDA.PR.3", "targets": ("lambda",), "resources": ("Function", "PreTrafficHook", "PostTrafficHook"),
-     "status": "not yet", "why": "the functions run outside a VPC, which needs your subnets"},
+     "status": "owner", "why": "the functions run outside a VPC unless the environment names its subnets",
+     "clears": "`SubnetIds` and `SecurityGroupIds` in `infra/environments/<environment>.json`: private subnets "
+               "with a NAT gateway or interface endpoints for Lambda and CodeDeploy"},
     {"control": "CT.LAMBDA.PR.3", "targets": ("ec2",), "resources": ("DeploymentGroupFunction",),
      "status": "not yet", "why": "the function that creates the deployment group runs outside the VPC"},
     {"control": "CT.LAMBDA.PR.3", "targets": ("ecs_fargate",), "resources": ("TestTrafficCheck",),
-     "status": "not yet", "why": "the test traffic check runs outside the VPC"},
+     "status": "deployed", "why": "the test traffic check runs in the private subnets, a parameter, which a check of the template cannot read",
+     "clears": "nothing: the deployed function passes"},
     {"control": "CT.CODEBUILD.PR.4", "targets": ("ecs_fargate",), "resources": ("BuildProject",),
      "status": "needed", "why": "building the container image needs the Docker daemon, which needs privileged mode",
      "clears": "nothing: leave this control off for the pipeline's account"},
@@ -629,7 +635,7 @@ def control_tower_findings(answers: dict[str, Any]) -> list[dict[str, Any]]:
     rows = [row for row in CONTROL_TOWER_FINDINGS
             if answers["target"] in row["targets"]
             and all(answers.get(question) in values for question, values in row.get("when", {}).items())]
-    order = {"owner": 0, "needed": 1, "not yet": 2}
+    order = {"owner": 0, "deployed": 1, "needed": 2, "not yet": 3}
     return sorted(rows, key=lambda row: (order[row["status"]], row["control"]))
 
 

@@ -469,9 +469,12 @@ def test_deploy_role_may_create_what_the_service_stack_creates_and_no_more(rende
     assert allowed(statements, "s3:GetObject", f"arn:aws:s3:::artifacts/{prefix}/0123abcd")
     assert allowed(statements, "cloudformation:CreateChangeSet",
                    f"arn:aws:cloudformation:{REGION}:aws:transform/Serverless-2016-10-31")
-    # CloudFormation looks log groups up with an action that has no resource-level permission; nothing else is on "*".
+    # Only actions without resource-level permission are allowed on "*": looking log groups and networks up,
+    # and creating a key (whose ARN exists only afterwards; the key's own policy grants the rest).
     assert allowed(statements, "logs:DescribeLogGroups", "*")
-    assert [s["Action"] for s in statements if s["Effect"] == "Allow" and "*" in s["Resource"]] == [["logs:DescribeLogGroups"]]
+    assert sorted(s["Action"] for s in statements if s["Effect"] == "Allow" and "*" in s["Resource"]) == [
+        ["ec2:DescribeNetworkInterfaces", "ec2:DescribeSecurityGroups", "ec2:DescribeSubnets", "ec2:DescribeVpcs"],
+        ["kms:CreateKey"], ["logs:DescribeLogGroups"]]
     for env in environments_of(answers):
         resources = expanded(template, env["name"])["Resources"]
         names = {"FunctionName": env["name"]}
@@ -812,3 +815,27 @@ def test_the_hooks_pass_the_real_handler_and_catch_a_stale_one(renders, hooks, r
         stale = HandlerLambda(render_dir, runtime, app_version="old999")
         assert hooks[module].handler(EVENT, None, codedeploy=codedeploy, lambda_client=stale) == "Failed"
         assert reported(codedeploy) == ["Succeeded", "Failed"]
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_the_function_and_its_hooks_run_in_the_subnets_an_environment_names(renders, case):
+    """Control Tower's CT.LAMBDA.PR.3 asks for functions in a VPC: SubnetIds and SecurityGroupIds (empty by
+    default: no VPC) put the function and both hooks in it, and only then give their roles the network
+    interface rights Lambda uses there."""
+    template = load_service(renders[case])
+    parameters, resources = template["Parameters"], template["Resources"]
+    assert parameters["SubnetIds"] == {**parameters["SubnetIds"], "Type": "CommaDelimitedList", "Default": ""}
+    assert parameters["SecurityGroupIds"] == {**parameters["SecurityGroupIds"], "Type": "CommaDelimitedList", "Default": ""}
+    assert template["Conditions"]["InVpc"] == {"Fn::Not": [{"Fn::Equals": [{"Fn::Join": [",", {"Ref": "SubnetIds"}]}, ""]}]}
+    functions = {name: res for name, res in resources.items() if res["Type"] == "AWS::Serverless::Function"}
+    assert sorted(functions) == ["Function", "PostTrafficHook", "PreTrafficHook"]
+    for name, function in functions.items():
+        assert function["Properties"]["VpcConfig"] == {"Fn::If": [
+            "InVpc", {"SecurityGroupIds": {"Ref": "SecurityGroupIds"}, "SubnetIds": {"Ref": "SubnetIds"}}, {"Ref": "AWS::NoValue"}]}
+        role = resources[function["Properties"]["Role"]["Fn::GetAtt"][0]]
+        (policy,) = role["Properties"]["Policies"]
+        conditional = [item["Fn::If"] for item in policy["PolicyDocument"]["Statement"] if "Fn::If" in item]
+        assert [(branch[0], branch[1]["Sid"], branch[2]) for branch in conditional] == [
+            ("InVpc", "ManageNetworkInterfaces", {"Ref": "AWS::NoValue"}),
+            ("InVpc", "DescribeNetworkInterfaces", {"Ref": "AWS::NoValue"})], name
+        assert "ec2:CreateNetworkInterface" in conditional[0][1]["Action"]
