@@ -475,6 +475,8 @@ PARLIAMENT_EXPLAINED: list[tuple[str, str, str, str]] = [
     ("RESOURCE_MISMATCH", "SelfUpdateRole", "s3:GetAccess",
      "s3:Get* (what the bucket's resource handler reads) also names access points and grants; on the bucket's ARN only"),
     ("RESOURCE_MISMATCH", "SelfUpdateRole", "sns:Unsubscribe", "on the topic the stack owns, whose subscriptions it manages"),
+    ("RESOURCE_MISMATCH", "DeployRoleKeysPolicy", "sns:",
+     "the alarm topics' subscriptions, by the topics' ARNs and their subscriptions' (<topic ARN>:*)"),
     ("RESOURCE_POLICY_PRIVILEGE_ESCALATION", "SelfUpdateRole", "artifactbucket",
      "the stack owns the artifact bucket and its policy (ArtifactBucketPolicy): CloudFormation sets them as infra/pipeline.yml says"),
 ]
