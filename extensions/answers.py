@@ -322,6 +322,9 @@ def derived_names(service_name: str, staging: bool, manual_approval: bool = Fals
         "pipeline_roles": {role: f"{service_name}-pipeline-{suffix}" for role, suffix in (
             ("pipeline", "codepipeline"), ("build", "codebuild"), ("deploy", "cloudformation"),
             ("events", "events"), ("self_update", "self-update"))},
+        # DeployRole's managed policies (infra/deploy-role.yml), by what they hold; SelfUpdateRole
+        # manages and attaches exactly these.
+        "deploy_role_policies": {part: f"{service_name}-pipeline-cloudformation-{part}" for part in ("iam", "keys")},
         "build_project": f"{service_name}-build",
         "environments": environments,
     }

@@ -239,6 +239,28 @@ def test_the_pipeline_deploys_its_own_definition_before_it_builds(renders, case)
 
 
 @pytest.mark.parametrize("case", CASES)
+def test_self_update_role_may_create_and_attach_every_managed_policy_of_the_deploy_role_stack(renders, case):
+    """SelfUpdateRole deploys infra/deploy-role.yml (stage UpdatePipeline): it must be allowed to create each
+    managed policy that stack holds, and to attach to DeployRole those that name it (a reviewer found the
+    keys policy missing: the stack, and every environment after it, would fail)."""
+    statements = {s["Sid"]: s for role, s in role_statements(load_pipeline(renders[case])) if role == "SelfUpdateRole"}
+    deploy_role = load_cfn(renders[case] / "infra" / "deploy-role.yml")["Resources"]
+    policies = {res["Properties"]["ManagedPolicyName"]: res["Properties"].get("Roles", [])
+                for res in deploy_role.values() if res["Type"] == "AWS::IAM::ManagedPolicy"}
+    assert len(policies) == 3, "DeployRole's IAM and keys policies, and the permissions boundary"
+
+    def arn(name: str) -> dict[str, str]:
+        return {"Fn::Sub": f"arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:policy/{name}"}
+
+    manage, attach = statements["ManageDeployRolePolicies"], statements["AttachDeployRolePolicy"]
+    assert "iam:CreatePolicy" in manage["Action"] and "iam:AttachRolePolicy" in attach["Action"]
+    attachable = attach["Condition"]["ArnEquals"]["iam:PolicyARN"]
+    for name, roles in policies.items():
+        assert arn(name) in manage["Resource"], name
+        assert (arn(name) in attachable) == (roles == [{"Ref": "DeployRole"}]), name
+
+
+@pytest.mark.parametrize("case", CASES)
 def test_self_update_role_grants_what_the_resource_handlers_need(renders, case):
     """CloudFormation reads each resource, then updates it, with the stack's role: the role must grant
     what AWS's handlers of each type in the stack list for read and update, bar unused features."""
