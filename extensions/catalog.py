@@ -595,13 +595,13 @@ def boundary_services(target: str) -> list[str]:
 # until the owner does what `clears` says, where a row has it).
 CONTROL_TOWER_FINDINGS: list[dict[str, Any]] = [
     {"control": "CT.ELASTICLOADBALANCING.PR.1", "targets": ("ec2",), "resources": ("HttpListener",),
-     "status": "owner", "why": "port 80 serves plain HTTP until the stack has a certificate",
-     "clears": "`CertificateArn`: port 80 then redirects to HTTPS"},
+     "status": "owner", "why": "port 80 serves plain HTTP until the environment has a certificate",
+     "clears": "`CertificateArn` in `infra/environments/<environment>.json`: port 80 then redirects to HTTPS"},
+    {"control": "CT.ELASTICLOADBALANCING.PR.1", "targets": ("ecs_fargate",), "resources": ("ProductionListener",),
+     "status": "owner", "why": "port 80 serves plain HTTP until the environment has a certificate",
+     "clears": "`CertificateArn` in `infra/environments/<environment>.json`: port 80 then redirects to HTTPS"},
     {"control": "CT.ELASTICLOADBALANCING.PR.1", "targets": ("ecs_fargate",), "resources": ("TestListener",),
-     "status": "not yet", "why": "the test listener is called on the load balancer's AWS name, which no certificate of yours names"},
-    {"control": "CT.ELASTICLOADBALANCING.PR.2", "targets": ("ec2",), "resources": ("HttpsListener",),
-     "status": "deployed", "why": "the certificate is a parameter, which a check of the template cannot read",
-     "clears": "nothing: `CertificateArn` takes ACM certificates only, so the deployed listener passes"},
+     "status": "not yet", "why": "the test listener serves plain HTTP: the check calls it on the load balancer's private addresses, which no certificate names"},
     {"control": "CT.LAMBDA.PR.3", "targets": ("lambda",), "resources": ("Function", "PreTrafficHook", "PostTrafficHook"),
      "status": "owner", "why": "the functions run outside a VPC unless the environment names its subnets",
      "clears": "`SubnetIds` and `SecurityGroupIds` in `infra/environments/<environment>.json`: private subnets "
@@ -611,12 +611,18 @@ CONTROL_TOWER_FINDINGS: list[dict[str, Any]] = [
     {"control": "CT.LAMBDA.PR.3", "targets": ("ecs_fargate",), "resources": ("TestTrafficCheck",),
      "status": "deployed", "why": "the test traffic check runs in the private subnets, a parameter, which a check of the template cannot read",
      "clears": "nothing: the deployed function passes"},
+    {"control": "CT.S3.PR.2", "targets": ("ec2", "ecs_fargate", "lambda"), "resources": ("ArtifactBucket",),
+     "status": "owner", "why": "server access logs need a bucket that Control Tower's S3 controls would refuse in the "
+                               "stack: S3 delivers them only to one without Object Lock, encrypted with S3's own keys",
+     "clears": "`AccessLogsBucket`'s Default in `infra/pipeline.yml`: a log bucket of yours"},
     {"control": "CT.CODEBUILD.PR.4", "targets": ("ecs_fargate",), "resources": ("BuildProject",),
      "status": "needed", "why": "building the container image needs the Docker daemon, which needs privileged mode",
      "clears": "nothing: leave this control off for the pipeline's account"},
     {"control": "CT.ELASTICLOADBALANCING.PR.6", "targets": ("ec2", "ecs_fargate"), "resources": ("LoadBalancer",),
-     "status": "not yet", "why": "access logs need a bucket that lets Elastic Load Balancing write; the stack creates none yet",
-     "clears": "`AccessLogsBucket`, such a bucket of yours (the deployed load balancer then passes)"},
+     "status": "owner", "why": "access logs need a bucket that Control Tower's S3 controls would refuse in the stack: "
+                               "Elastic Load Balancing writes only to one encrypted with S3's own keys",
+     "clears": "`AccessLogsBucket` in `infra/environments/<environment>.json`: a log bucket of yours that lets "
+               "Elastic Load Balancing write"},
     {"control": "CT.EC2.PR.15", "targets": ("ec2",), "resources": ("LaunchTemplate",),
      "status": "not yet", "why": "the instance type is a parameter, which a check of the template cannot read"},
     {"control": "CT.AUTOSCALING.PR.1", "targets": ("ec2",), "resources": ("AutoScalingGroup",),

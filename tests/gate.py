@@ -238,13 +238,72 @@ def guard_binary() -> Path:
 
 
 def deployed_document(path: Path) -> dict[str, Any]:
-    """A template as CloudFormation's hooks see it: parsed, with the SAM transform applied."""
+    """A template as CloudFormation's hooks see it when deployed with its parameters' defaults:
+    parsed, the SAM transform applied, every condition decided (Fn::If resolved, resources whose
+    condition is false left out). Parameters without a default stay references."""
     from cfnlint.decode import cfn_yaml
 
     document = cfn_yaml.load(str(path))
     if document.get("Transform") == "AWS::Serverless-2016-10-31" or "AWS::Serverless-2016-10-31" in (document.get("Transform") or []):
         document = sam_expanded(document)
-    return document
+    return with_conditions_decided(json.loads(json.dumps(document, default=str)))
+
+
+NO_VALUE = object()
+
+
+def with_conditions_decided(document: dict[str, Any]) -> dict[str, Any]:
+    defaults = {name: spec["Default"] for name, spec in document.get("Parameters", {}).items() if "Default" in spec}
+    conditions = document.get("Conditions", {})
+    decided: dict[str, bool] = {}
+
+    def value(node: Any) -> Any:
+        if isinstance(node, dict) and set(node) == {"Ref"} and node["Ref"] in defaults:
+            spec = document["Parameters"][node["Ref"]]
+            default = defaults[node["Ref"]]
+            return default.split(",") if "List" in spec["Type"] and isinstance(default, str) else default
+        if isinstance(node, dict) and set(node) == {"Fn::Join"}:
+            separator, items = node["Fn::Join"]
+            items = value(items)
+            return separator.join(str(value(item)) for item in items) if isinstance(items, list) else node
+        return node
+
+    def holds(node: Any) -> bool:
+        (function, arguments), = node.items()
+        if function == "Condition":
+            return condition(arguments)
+        if function == "Fn::Not":
+            return not holds(arguments[0])
+        if function == "Fn::And":
+            return all(holds(item) for item in arguments)
+        if function == "Fn::Or":
+            return any(holds(item) for item in arguments)
+        if function == "Fn::Equals":
+            left, right = (value(item) for item in arguments)
+            return left == right
+        raise ValueError(f"cannot decide {node}")
+
+    def condition(name: str) -> bool:
+        if name not in decided:
+            decided[name] = holds(conditions[name])
+        return decided[name]
+
+    def resolve(node: Any) -> Any:
+        if isinstance(node, dict):
+            if set(node) == {"Fn::If"}:
+                name, when_true, when_false = node["Fn::If"]
+                return resolve(when_true if condition(name) else when_false)
+            if node == {"Ref": "AWS::NoValue"}:
+                return NO_VALUE
+            items = {key: resolve(item) for key, item in node.items()}
+            return {key: item for key, item in items.items() if item is not NO_VALUE}
+        if isinstance(node, list):
+            return [item for item in (resolve(entry) for entry in node) if item is not NO_VALUE]
+        return node
+
+    resources = {name: resource for name, resource in document.get("Resources", {}).items()
+                 if "Condition" not in resource or condition(resource["Condition"])}
+    return {**document, "Resources": resolve(resources)}
 
 
 def sam_expanded(document: dict[str, Any]) -> dict[str, Any]:

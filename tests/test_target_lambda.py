@@ -839,3 +839,29 @@ def test_the_function_and_its_hooks_run_in_the_subnets_an_environment_names(rend
             ("InVpc", "ManageNetworkInterfaces", {"Ref": "AWS::NoValue"}),
             ("InVpc", "DescribeNetworkInterfaces", {"Ref": "AWS::NoValue"})], name
         assert "ec2:CreateNetworkInterface" in conditional[0][1]["Action"]
+
+
+def _rule_holds(expression: Any, parameters: dict[str, list[str]]) -> bool:
+    """A Rules assertion of the template, evaluated for parameter values (the functions it uses)."""
+    (function, arguments), = expression.items()
+    if function == "Fn::Or":
+        return any(_rule_holds(item, parameters) for item in arguments)
+    if function == "Fn::And":
+        return all(_rule_holds(item, parameters) for item in arguments)
+    if function == "Fn::Not":
+        return not _rule_holds(arguments[0], parameters)
+    if function == "Fn::EachMemberEquals":
+        values, wanted = parameters[arguments[0]["Ref"]], arguments[1]
+        return all(value == wanted for value in values)
+    raise AssertionError(f"unexpected rule function {function}")
+
+
+@pytest.mark.parametrize("case", CASES[:1])
+def test_subnets_without_security_groups_are_refused_before_anything_is_deployed(renders, case):
+    """A reviewer found that SubnetIds alone would fail the function's creation midway: the template's Rules
+    refuse it (and SecurityGroupIds alone) when the change set is created."""
+    (assertion,) = load_service(renders[case])["Rules"]["SubnetsAndSecurityGroupsTogether"]["Assertions"]
+    empty, subnets, groups = [""], ["subnet-0a1b2c3d", "subnet-4e5f6a7b"], ["sg-0a1b2c3d"]
+    outcomes = {(s is not empty, g is not empty): _rule_holds(assertion["Assert"], {"SubnetIds": s, "SecurityGroupIds": g})
+                for s in (empty, subnets) for g in (empty, groups)}
+    assert outcomes == {(False, False): True, (True, True): True, (True, False): False, (False, True): False}
