@@ -72,6 +72,9 @@ PREDEFINED = {
 }
 
 HOOK_ACTIONS = {"logs:CreateLogStream", "logs:PutLogEvents", "lambda:InvokeFunction", "codedeploy:PutLifecycleEventHookExecutionStatus"}
+# What Lambda does with a function's role in a VPC (granted only when SubnetIds is given).
+VPC_ACTIONS = {"ec2:AssignPrivateIpAddresses", "ec2:CreateNetworkInterface", "ec2:DeleteNetworkInterface",
+               "ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets", "ec2:UnassignPrivateIpAddresses"}
 
 
 def _combos() -> list[tuple[str, dict[str, Any]]]:
@@ -129,7 +132,10 @@ def sub(value: Any, variables: dict[str, str]) -> str:
 
 
 def policy_statements(role: dict[str, Any]) -> list[dict[str, Any]]:
-    return [statement for policy in role["Properties"]["Policies"] for statement in policy["PolicyDocument"]["Statement"]]
+    """A role's inline statements; one written as Fn::If counts with both branches."""
+    from helpers import policy_statements as document_statements
+
+    return [statement for policy in role["Properties"]["Policies"] for statement in document_statements(policy["PolicyDocument"])]
 
 
 # --------------------------------------------------------------------------- the gate
@@ -188,7 +194,7 @@ def test_rendered_files_read_as_written_by_hand(renders, case):
     lines = (render_dir / "infra" / "service.yml").read_text().splitlines()
     sections = [index for index, line in enumerate(lines) if re.fullmatch(r"[A-Za-z]+:.*", line)]
     assert [lines[i].split(":")[0] for i in sections] == [
-        "AWSTemplateFormatVersion", "Transform", "Description", "Parameters", "Conditions", "Resources", "Outputs"]
+        "AWSTemplateFormatVersion", "Transform", "Description", "Parameters", "Rules", "Conditions", "Resources", "Outputs"]
     start = lines.index("Resources:")
     resources = [index for index in range(start + 1, lines.index("Outputs:")) if re.fullmatch(r"  [A-Za-z0-9]+:", lines[index])]
     assert len(resources) >= 10
@@ -310,7 +316,7 @@ def test_each_hook_role_may_only_run_its_check_and_report(renders, case):
         statements = policy_statements(resources[role_id])
         assert all(s["Effect"] == "Allow" for s in statements)
         actions = {action for s in statements for action in as_list(s["Action"])}
-        assert actions == HOOK_ACTIONS
+        assert actions == HOOK_ACTIONS | VPC_ACTIONS
         by_action = {action: s["Resource"] for s in statements for action in as_list(s["Action"])}
         assert by_action["logs:PutLogEvents"] == {"Fn::GetAtt": [f"{key}HookLogGroup", "Arn"]}
         assert by_action["codedeploy:PutLifecycleEventHookExecutionStatus"] == {"Fn::Sub": group_arn}
@@ -341,7 +347,7 @@ def test_the_function_runs_the_answered_runtime_and_reads_only_its_secrets(rende
     statements = {s["Sid"]: s for s in policy_statements(template["Resources"]["FunctionRole"])}
     secrets = answer_rules.parse_secrets(answers.get("secrets"))
     if not secrets:
-        assert set(statements) == {"WriteLogs"}
+        assert set(statements) == {"WriteLogs", "ManageNetworkInterfaces", "DescribeNetworkInterfaces"}
         assert set(variables) == {"SERVICE_NAME", "APP_VERSION"}
         return
     assert statements["ReadSecrets"]["Action"] == "secretsmanager:GetSecretValue"
