@@ -656,6 +656,14 @@ PIPELINE_ARTIFACT_FOLDER_LENGTH = 20
 # and a stack parameter could not be read by its check (a literal can).
 LOG_RETENTION_IN_DAYS = 365
 
+# The load balancer closes a connection idle this long ("Configure the idle connection timeout for
+# your Application Load Balancer", 60 by default, set explicitly in the service stacks); the sample
+# apps keep an idle keep-alive connection open longer, so that the load balancer, never the app,
+# closes it (an app that closes first is a cause of intermittent 502s: "Troubleshoot your
+# Application Load Balancers", HTTP 502).
+LOAD_BALANCER_IDLE_TIMEOUT_SECONDS = 60
+APP_IDLE_TIMEOUT_SECONDS = 75
+
 
 # --------------------------------------------------------------------------
 # Look-ups used by copier.yml and the templates
