@@ -180,7 +180,10 @@ RUNTIMES: dict[str, dict[str, Any]] = {
 # Architectures
 # Sources: "Docker images provided by CodeBuild" and "Build environment compute
 # types" (CodeBuild), "Lambda instruction set architectures", "Amazon ECS task
-# definition parameters" (runtimePlatform.cpuArchitecture).
+# definition parameters" (runtimePlatform.cpuArchitecture). EC2 instance types: the in-place
+# Auto Scaling group launches the first and the fallback when EC2 has no capacity of it (AWS
+# Control Tower's CT.AUTOSCALING.PR.6 wants two), both Nitro types that encrypt traffic between
+# instances (CT.EC2.PR.15, CT.AUTOSCALING.PR.11 refuse others, burstable t4g/t3 among them).
 # --------------------------------------------------------------------------
 
 ARCHITECTURES: dict[str, dict[str, str]] = {
@@ -190,7 +193,8 @@ ARCHITECTURES: dict[str, dict[str, str]] = {
         "codebuild_environment_type": "ARM_CONTAINER",
         "lambda": "arm64",
         "ecs_cpu_architecture": "ARM64",
-        "ec2_instance_type": "t4g.small",
+        "ec2_instance_type": "c7g.medium",
+        "ec2_fallback_instance_type": "m7g.medium",
         "goarch": "arm64",
         "ssm_ami_parameter": "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm64",
     },
@@ -200,7 +204,8 @@ ARCHITECTURES: dict[str, dict[str, str]] = {
         "codebuild_environment_type": "LINUX_CONTAINER",
         "lambda": "x86_64",
         "ecs_cpu_architecture": "X86_64",
-        "ec2_instance_type": "t3.small",
+        "ec2_instance_type": "c7a.medium",
+        "ec2_fallback_instance_type": "m7a.medium",
         "goarch": "amd64",
         "ssm_ami_parameter": "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64",
     },
@@ -554,9 +559,10 @@ BOUNDARY_ACTIONS: dict[str, list[str]] = {
         "autoscaling:RecordLifecycleActionHeartbeat", "autoscaling:ResumeProcesses",
         "autoscaling:SuspendProcesses", "autoscaling:UpdateAutoScalingGroup", "cloudwatch:DescribeAlarms",
         "codedeploy:CreateDeploymentGroup", "codedeploy:DeleteDeploymentGroup",
-        "codedeploy:GetDeploymentGroup", "codedeploy:UpdateDeploymentGroup", "ec2:CreateTags",
-        "ec2:DescribeInstanceStatus", "ec2:DescribeInstances", "ec2:RunInstances", "ec2:TerminateInstances",
-        "elasticloadbalancing:DeregisterTargets", "elasticloadbalancing:DescribeLoadBalancerAttributes",
+        "codedeploy:GetDeploymentGroup", "codedeploy:UpdateDeploymentGroup", "ec2:AssignPrivateIpAddresses",
+        "ec2:CreateNetworkInterface", "ec2:CreateTags", "ec2:DeleteNetworkInterface", "ec2:DescribeInstanceStatus",
+        "ec2:DescribeInstances", "ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets", "ec2:RunInstances",
+        "ec2:TerminateInstances", "ec2:UnassignPrivateIpAddresses", "elasticloadbalancing:DeregisterTargets", "elasticloadbalancing:DescribeLoadBalancerAttributes",
         "elasticloadbalancing:DescribeLoadBalancers", "elasticloadbalancing:DescribeTargetGroupAttributes",
         "elasticloadbalancing:DescribeTargetGroups", "elasticloadbalancing:DescribeTargetHealth",
         "elasticloadbalancing:RegisterTargets", "logs:CreateLogStream", "logs:DescribeLogGroups",
@@ -607,7 +613,10 @@ CONTROL_TOWER_FINDINGS: list[dict[str, Any]] = [
      "clears": "`SubnetIds` and `SecurityGroupIds` in `infra/environments/<environment>.json`: private subnets "
                "with a NAT gateway or interface endpoints for Lambda and CodeDeploy"},
     {"control": "CT.LAMBDA.PR.3", "targets": ("ec2",), "resources": ("DeploymentGroupFunction",),
-     "status": "not yet", "why": "the function that creates the deployment group runs outside the VPC"},
+     "when": {"strategy": ("blue_green",)}, "status": "deployed",
+     "why": "the function that creates the deployment group runs in the private subnets, a parameter, which a "
+            "check of the template cannot read",
+     "clears": "nothing: the deployed function passes"},
     {"control": "CT.LAMBDA.PR.3", "targets": ("ecs_fargate",), "resources": ("TestTrafficCheck",),
      "status": "deployed", "why": "the test traffic check runs in the private subnets, a parameter, which a check of the template cannot read",
      "clears": "nothing: the deployed function passes"},
@@ -623,14 +632,20 @@ CONTROL_TOWER_FINDINGS: list[dict[str, Any]] = [
                                "Elastic Load Balancing writes only to one encrypted with S3's own keys",
      "clears": "`AccessLogsBucket` in `infra/environments/<environment>.json`: a log bucket of yours that lets "
                "Elastic Load Balancing write"},
-    {"control": "CT.EC2.PR.15", "targets": ("ec2",), "resources": ("LaunchTemplate",),
-     "status": "not yet", "why": "the instance type is a parameter, which a check of the template cannot read"},
     {"control": "CT.AUTOSCALING.PR.1", "targets": ("ec2",), "resources": ("AutoScalingGroup",),
-     "when": {"strategy": ("in_place",)}, "status": "not yet", "why": "the group names its subnets (two zones), not its Availability Zones"},
+     "when": {"strategy": ("in_place",), "network": ("create",)}, "status": "deployed",
+     "why": "the group's Availability Zones are a parameter (the pipeline passes the network stack's), which a "
+            "check of the template cannot read",
+     "clears": "nothing: the deployed group names them"},
+    {"control": "CT.AUTOSCALING.PR.1", "targets": ("ec2",), "resources": ("AutoScalingGroup",),
+     "when": {"strategy": ("in_place",), "network": ("existing",)}, "status": "owner",
+     "why": "the group takes its Availability Zones from the subnets unless the environment names them",
+     "clears": "`AvailabilityZones` in `infra/environments/<environment>.json`: the zones of `PrivateSubnetIds`"},
     {"control": "CT.AUTOSCALING.PR.4", "targets": ("ec2",), "resources": ("AutoScalingGroup",),
-     "when": {"strategy": ("in_place",)}, "status": "not yet", "why": "the group checks instance health (EC2): before the first release no instance answers the load balancer"},
-    {"control": "CT.AUTOSCALING.PR.6", "targets": ("ec2",), "resources": ("AutoScalingGroup",),
-     "when": {"strategy": ("in_place",)}, "status": "not yet", "why": "the group runs one instance type"},
+     "when": {"strategy": ("in_place",)}, "status": "needed",
+     "why": "the group checks instance health (EC2): the instances the stack starts have no release yet, so "
+            "the load balancer's check would have the group replace them in a loop until the first one",
+     "clears": "nothing: leave this control off for the environments' accounts"},
 ]
 
 
