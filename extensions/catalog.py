@@ -604,10 +604,14 @@ CONTROL_TOWER_FINDINGS: list[dict[str, Any]] = [
      "status": "owner", "why": "port 80 serves plain HTTP until the environment has a certificate",
      "clears": "`CertificateArn` in `infra/environments/<environment>.json`: port 80 then redirects to HTTPS"},
     {"control": "CT.ELASTICLOADBALANCING.PR.1", "targets": ("ecs_fargate",), "resources": ("ProductionListener",),
+     "when": {"strategy": ("rolling",)},
      "status": "owner", "why": "port 80 serves plain HTTP until the environment has a certificate",
      "clears": "`CertificateArn` in `infra/environments/<environment>.json`: port 80 then redirects to HTTPS"},
-    {"control": "CT.ELASTICLOADBALANCING.PR.1", "targets": ("ecs_fargate",), "resources": ("TestListener",),
-     "status": "not yet", "why": "the test listener serves plain HTTP: the check calls it on the load balancer's private addresses, which no certificate names"},
+    {"control": "CT.ELASTICLOADBALANCING.PR.1", "targets": ("ecs_fargate",), "resources": ("ProductionListener", "TestListener"),
+     "when": {"strategy": ("blue_green", "canary", "linear")},
+     "status": "owner", "why": "ports 80 and 9000 (the test listener) serve plain HTTP until the environment has a certificate",
+     "clears": "`CertificateArn` in `infra/environments/<environment>.json`: port 80 then redirects to HTTPS, "
+               "and the test listener serves HTTPS"},
     {"control": "CT.LAMBDA.PR.3", "targets": ("lambda",), "resources": ("Function", "PreTrafficHook", "PostTrafficHook"),
      "status": "owner", "why": "the functions run outside a VPC unless the environment names its subnets",
      "clears": "`SubnetIds` and `SecurityGroupIds` in `infra/environments/<environment>.json`: private subnets "
