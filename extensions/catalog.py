@@ -599,30 +599,28 @@ def boundary_services(target: str) -> list[str]:
 # stack needs what the control forbids; "not yet": this template version does not clear it yet, so a
 # governed account with the control enabled refuses the stack until a later version does (or
 # until the owner does what `clears` says, where a row has it).
+_PLAIN_HTTP = "port 80 serves plain HTTP until the environment has a certificate"
+_CERTIFICATE_REDIRECTS = "`CertificateArn` in `infra/environments/<environment>.json`: port 80 then redirects to HTTPS"
+_PARAMETER_UNREAD = "a parameter, which a check of the template cannot read"
 CONTROL_TOWER_FINDINGS: list[dict[str, Any]] = [
     {"control": "CT.ELASTICLOADBALANCING.PR.1", "targets": ("ec2",), "resources": ("HttpListener",),
-     "status": "owner", "why": "port 80 serves plain HTTP until the environment has a certificate",
-     "clears": "`CertificateArn` in `infra/environments/<environment>.json`: port 80 then redirects to HTTPS"},
+     "status": "owner", "why": _PLAIN_HTTP, "clears": _CERTIFICATE_REDIRECTS},
     {"control": "CT.ELASTICLOADBALANCING.PR.1", "targets": ("ecs_fargate",), "resources": ("ProductionListener",),
-     "when": {"strategy": ("rolling",)},
-     "status": "owner", "why": "port 80 serves plain HTTP until the environment has a certificate",
-     "clears": "`CertificateArn` in `infra/environments/<environment>.json`: port 80 then redirects to HTTPS"},
+     "when": {"strategy": ("rolling",)}, "status": "owner", "why": _PLAIN_HTTP, "clears": _CERTIFICATE_REDIRECTS},
     {"control": "CT.ELASTICLOADBALANCING.PR.1", "targets": ("ecs_fargate",), "resources": ("ProductionListener", "TestListener"),
      "when": {"strategy": ("blue_green", "canary", "linear")},
      "status": "owner", "why": "ports 80 and 9000 (the test listener) serve plain HTTP until the environment has a certificate",
-     "clears": "`CertificateArn` in `infra/environments/<environment>.json`: port 80 then redirects to HTTPS, "
-               "and the test listener serves HTTPS"},
+     "clears": f"{_CERTIFICATE_REDIRECTS}, and the test listener serves HTTPS"},
     {"control": "CT.LAMBDA.PR.3", "targets": ("lambda",), "resources": ("Function", "PreTrafficHook", "PostTrafficHook"),
      "status": "owner", "why": "the functions run outside a VPC unless the environment names its subnets",
      "clears": "`SubnetIds` and `SecurityGroupIds` in `infra/environments/<environment>.json`: private subnets "
                "with a NAT gateway or interface endpoints for Lambda and CodeDeploy"},
     {"control": "CT.LAMBDA.PR.3", "targets": ("ec2",), "resources": ("DeploymentGroupFunction",),
      "when": {"strategy": ("blue_green",)}, "status": "deployed",
-     "why": "the function that creates the deployment group runs in the private subnets, a parameter, which a "
-            "check of the template cannot read",
+     "why": f"the function that creates the deployment group runs in the private subnets, {_PARAMETER_UNREAD}",
      "clears": "nothing: the deployed function passes"},
     {"control": "CT.LAMBDA.PR.3", "targets": ("ecs_fargate",), "resources": ("TestTrafficCheck",),
-     "status": "deployed", "why": "the test traffic check runs in the private subnets, a parameter, which a check of the template cannot read",
+     "status": "deployed", "why": f"the test traffic check runs in the private subnets, {_PARAMETER_UNREAD}",
      "clears": "nothing: the deployed function passes"},
     {"control": "CT.S3.PR.2", "targets": ("ec2", "ecs_fargate", "lambda"), "resources": ("ArtifactBucket",),
      "status": "owner", "why": "server access logs need a bucket that Control Tower's S3 controls would refuse in the "
@@ -638,8 +636,7 @@ CONTROL_TOWER_FINDINGS: list[dict[str, Any]] = [
                "Elastic Load Balancing write"},
     {"control": "CT.AUTOSCALING.PR.1", "targets": ("ec2",), "resources": ("AutoScalingGroup",),
      "when": {"strategy": ("in_place",), "network": ("create",)}, "status": "deployed",
-     "why": "the group's Availability Zones are a parameter (the pipeline passes the network stack's), which a "
-            "check of the template cannot read",
+     "why": f"the group's Availability Zones (the pipeline passes the network stack's) are {_PARAMETER_UNREAD}",
      "clears": "nothing: the deployed group names them"},
     {"control": "CT.AUTOSCALING.PR.1", "targets": ("ec2",), "resources": ("AutoScalingGroup",),
      "when": {"strategy": ("in_place",), "network": ("existing",)}, "status": "owner",

@@ -222,3 +222,21 @@ def test_the_guard_reads_a_template_as_deployed_with_its_defaults():
                                      "Template": {"Type": "AWS::EC2::LaunchTemplate",
                                                   "Properties": {"LaunchTemplateData": {"InstanceType": "t4g.small",
                                                                                         "ImageId": {"Ref": "ImageId"}}}}}
+
+
+def test_every_load_balancer_closes_idle_connections_before_the_app_does(matrix_renders):
+    """Issue 21: the load balancer's idle timeout is set explicitly, below the sample app's, so that an
+    idle keep-alive connection is never closed by the app first (a cause of intermittent 502s)."""
+    from helpers import catalog, load_cfn
+
+    assert catalog.LOAD_BALANCER_IDLE_TIMEOUT_SECONDS < catalog.APP_IDLE_TIMEOUT_SECONDS
+    checked = 0
+    for render in matrix_renders:
+        if recorded_answers(render)["target"] == "lambda":
+            continue
+        balancer = load_cfn(render / "infra" / "service.yml")["Resources"]["LoadBalancer"]["Properties"]
+        attributes = {item["Key"]: item["Value"] for item in balancer["LoadBalancerAttributes"] if isinstance(item, dict) and "Key" in item}
+        assert attributes["idle_timeout.timeout_seconds"] == str(catalog.LOAD_BALANCER_IDLE_TIMEOUT_SECONDS), render.name
+        assert attributes["deletion_protection.enabled"] == "true", render.name
+        checked += 1
+    assert checked >= 2
