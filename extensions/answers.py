@@ -100,8 +100,16 @@ def check_branch(value: Any) -> str:
     return message
 
 
-def check_region(value: Any) -> str:
-    return _check("aws_region", value, r"[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]{1,2}", "use an AWS region code such as 'us-east-1' or 'eu-west-2'")
+def check_region(value: Any, partitions: dict[str, dict[str, Any]]) -> str:
+    """A region of a partition the template deploys to (`partitions` is catalog.REGIONS)."""
+    text = "" if value is None else str(value)
+    for partition in partitions.values():
+        if text in partition["regions"]:
+            if "refused" in partition:
+                return f"{_shown(text)} is not a region this template deploys to: {partition['refused']}"
+            return ""
+    return (f"{_shown(text)} is not a valid aws_region: use the code of an AWS region, such as 'us-east-1' or "
+            "'eu-west-2' (the region codes botocore knows)")
 
 
 def check_email(value: Any) -> str:

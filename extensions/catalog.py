@@ -212,6 +212,36 @@ ARCHITECTURES: dict[str, dict[str, str]] = {
 }
 
 # --------------------------------------------------------------------------
+# Regions, by partition
+# Source: botocore's endpoints data (botocore 1.44.8, checked 2026-12-02); tests/test_questionnaire.py
+# compares this table with the botocore installed. A partition with "refused" is one the template
+# does not deploy to yet; aws_region names the reason.
+# --------------------------------------------------------------------------
+
+_ISOLATED = "an isolated partition, whose endpoints, images and services this template does not know"
+REGIONS: dict[str, dict[str, Any]] = {
+    "aws": {"regions": (
+        "af-south-1", "ap-east-1", "ap-east-2", "ap-northeast-1", "ap-northeast-2", "ap-northeast-3",
+        "ap-south-1", "ap-south-2", "ap-southeast-1", "ap-southeast-2", "ap-southeast-3", "ap-southeast-4",
+        "ap-southeast-5", "ap-southeast-6", "ap-southeast-7", "ca-central-1", "ca-west-1", "eu-central-1",
+        "eu-central-2", "eu-north-1", "eu-south-1", "eu-south-2", "eu-west-1", "eu-west-2", "eu-west-3",
+        "il-central-1", "me-central-1", "me-south-1", "mx-central-1", "sa-east-1", "us-east-1", "us-east-2",
+        "us-west-1", "us-west-2")},
+    "aws-us-gov": {"regions": ("us-gov-east-1", "us-gov-west-1")},
+    "aws-cn": {"regions": ("cn-north-1", "cn-northwest-1"),
+               "refused": "AWS China (aws-cn) has its own domain (amazonaws.com.cn) and no ECR Public, CodeConnections "
+                          "or CodeStar Notifications, which this template relies on"},
+    "aws-eusc": {"regions": ("eusc-de-east-1",),
+                 "refused": "the AWS European Sovereign Cloud (aws-eusc) has its own domain (amazonaws.eu) and "
+                            "services this template has not been checked against"},
+    "aws-iso": {"regions": ("us-iso-east-1", "us-iso-west-1"), "refused": _ISOLATED},
+    "aws-iso-b": {"regions": ("us-isob-east-1", "us-isob-west-1"), "refused": _ISOLATED},
+    "aws-iso-e": {"regions": ("eu-isoe-west-1",), "refused": _ISOLATED},
+    "aws-iso-f": {"regions": ("us-isof-east-1", "us-isof-south-1"), "refused": _ISOLATED},
+}
+
+
+# --------------------------------------------------------------------------
 # Targets and strategies
 # Source: "Working with deployment configurations in CodeDeploy" (predefined
 # configurations per compute platform) and "Deploying serverless applications

@@ -171,6 +171,10 @@ BAD_ANSWERS = [
     ("description", "line one\nline two", "one line"),
     ("aws_region", "us-east", "region code"),
     ("aws_region", "US-EAST-1", "region code"),
+    ("aws_region", "zz-moon-1", "region code"),
+    ("aws_region", "us-iso-east-1", "isolated partition"),
+    ("aws_region", "cn-north-1", "AWS China"),
+    ("aws_region", "eusc-de-east-1", "European Sovereign Cloud"),
     ("branch", "feature/../x", "'..'"),
     ("branch", "-rf", "branch name"),
     ("branch", "main; rm -rf /", "branch name"),
@@ -413,3 +417,13 @@ def test_each_environment_says_whether_an_approval_comes_before_it():
     assert [(env["key"], env["approval"]) for env in names["environments"]] == [("staging", False), ("prod", True)]
     assert not any(env["approval"] for env in answer_rules.derived_names("orders", True, False)["environments"])
     assert [env["approval"] for env in answer_rules.derived_names("orders", False, True)["environments"]] == [True]
+
+
+def test_the_region_table_is_botocores():
+    """catalog.REGIONS lists every partition and region botocore's endpoints data knows, and no other:
+    a new region fails this test until the table (and its date) is brought up to date."""
+    from botocore.loaders import Loader
+
+    known = {partition["partition"]: set(partition["regions"]) for partition in Loader().load_data("endpoints")["partitions"]}
+    assert {name: set(partition["regions"]) for name, partition in catalog.REGIONS.items()} == known
+    assert "refused" not in catalog.REGIONS["aws"] and "refused" not in catalog.REGIONS["aws-us-gov"]
