@@ -226,8 +226,8 @@ REGIONS: dict[str, dict[str, Any]] = {
         "ap-southeast-5", "ap-southeast-6", "ap-southeast-7", "ca-central-1", "ca-west-1", "eu-central-1",
         "eu-central-2", "eu-north-1", "eu-south-1", "eu-south-2", "eu-west-1", "eu-west-2", "eu-west-3",
         "il-central-1", "me-central-1", "me-south-1", "mx-central-1", "sa-east-1", "us-east-1", "us-east-2",
-        "us-west-1", "us-west-2")},
-    "aws-us-gov": {"regions": ("us-gov-east-1", "us-gov-west-1")},
+        "us-west-1", "us-west-2"), "console": "${AWS::Region}.console.aws.amazon.com"},
+    "aws-us-gov": {"regions": ("us-gov-east-1", "us-gov-west-1"), "console": "console.amazonaws-us-gov.com"},
     "aws-cn": {"regions": ("cn-north-1", "cn-northwest-1"),
                "refused": "AWS China (aws-cn) has its own domain (amazonaws.com.cn) and no ECR Public, CodeConnections "
                           "or CodeStar Notifications, which this template relies on"},
@@ -239,6 +239,65 @@ REGIONS: dict[str, dict[str, Any]] = {
     "aws-iso-e": {"regions": ("eu-isoe-west-1",), "refused": _ISOLATED},
     "aws-iso-f": {"regions": ("us-isof-east-1", "us-isof-south-1"), "refused": _ISOLATED},
 }
+
+# What the stacks need that some regions of the partitions above lack: resource types CloudFormation
+# has not there (cfn-lint 1.58.0's per-region schemas, checked 2026-12-02; tests/test_questionnaire.py
+# compares them with the cfn-lint installed; it has none of me-south-1), and CodeBuild's ARM build environments ("AWS CodeBuild
+# in AWS GovCloud (US)": "The ARM environment types are not available").
+REGIONS_LACKING: dict[str, tuple[str, ...]] = {
+    "AWS::CodeBuild::Project": ("ap-east-2", "ca-west-1", "mx-central-1"),
+    "AWS::CodeConnections::Connection": (
+        "af-south-1", "ap-east-1", "ap-east-2", "ap-northeast-3", "ap-south-2", "ap-southeast-3", "ap-southeast-4",
+        "ap-southeast-5", "ap-southeast-6", "ap-southeast-7", "ca-west-1", "eu-central-2", "eu-south-2",
+        "il-central-1", "me-central-1", "mx-central-1"),
+    "AWS::CodeStarNotifications::NotificationRule": (
+        "af-south-1", "ap-east-2", "ap-northeast-3", "ap-south-2", "ap-southeast-3", "ap-southeast-4",
+        "ap-southeast-5", "ap-southeast-6", "ap-southeast-7", "ca-west-1", "eu-central-2", "eu-south-1",
+        "eu-south-2", "il-central-1", "me-central-1", "mx-central-1", "us-gov-east-1", "us-gov-west-1"),
+    "AWS::Lambda::Url": (
+        "ap-east-2", "ap-south-2", "ap-southeast-4", "ap-southeast-5", "ap-southeast-6", "ap-southeast-7",
+        "ca-west-1", "eu-central-2", "il-central-1", "me-central-1", "mx-central-1", "us-gov-east-1",
+        "us-gov-west-1"),
+    "ARM builds": ("us-gov-east-1", "us-gov-west-1"),
+}
+
+
+def console_host(region: str) -> str:
+    """The AWS console's host name for a region's partition ("AWS GovCloud (US) console")."""
+    return next(partition["console"] for partition in REGIONS.values() if region in partition["regions"])
+
+
+def region_problem(region: str, architecture: str, target: str) -> str:
+    """Why the answers so far cannot deploy to `region` (aws_region's validator), or ""."""
+    unfit = f"{region!r} cannot host this service"
+    if region in REGIONS_LACKING["AWS::CodeBuild::Project"]:
+        return f"{unfit}: CloudFormation cannot create AWS CodeBuild projects there yet (AWS::CodeBuild::Project); choose another region"
+    if architecture == "arm64" and region in REGIONS_LACKING["ARM builds"]:
+        return f"{unfit} with architecture arm64: CodeBuild has no ARM build environments in AWS GovCloud (US); answer architecture x86_64"
+    if target == "lambda" and region in REGIONS_LACKING["AWS::Lambda::Url"]:
+        return (f"{unfit} on target lambda: the function serves through a Lambda function URL, which CloudFormation "
+                "cannot create there (AWS::Lambda::Url); choose another region or target")
+    return ""
+
+
+def source_provider_disabled_reason(provider: str, region: str) -> str:
+    """Why a source provider cannot serve in `region` (a disabled choice), or ""."""
+    if SOURCE_PROVIDERS[provider]["kind"] == "connection" and region in REGIONS_LACKING["AWS::CodeConnections::Connection"]:
+        return f"AWS CodeConnections is not in {region}: use CodeCommit or S3"
+    return ""
+
+
+def default_source_provider(region: str) -> str:
+    return "github" if not source_provider_disabled_reason("github", region) else "s3"
+
+
+def notifications_problem(email: str, region: str) -> str:
+    """Why notification_email cannot be served in `region`, or ""."""
+    if email and region in REGIONS_LACKING["AWS::CodeStarNotifications::NotificationRule"]:
+        return (f"{email!r} cannot be notified in {region}: the pipeline's notifications use AWS CodeStar "
+                "Notifications, which CloudFormation cannot create there (AWS::CodeStarNotifications::NotificationRule); "
+                "leave notification_email empty")
+    return ""
 
 
 # --------------------------------------------------------------------------
@@ -716,17 +775,20 @@ APP_IDLE_TIMEOUT_SECONDS = 75
 # --------------------------------------------------------------------------
 
 
-def choices(question: str, target: str = "") -> dict[str, Any]:
+def choices(question: str, target: str = "", region: str = "") -> dict[str, Any]:
     """A question's choices for copier.yml, {text shown: value}, from the tables above.
 
-    Strategies the target cannot use stay listed, disabled with the reason (Copier's
-    per-choice `validator`).
+    Strategies the target cannot use, and source providers the region lacks, stay listed,
+    disabled with the reason (Copier's per-choice `validator`).
     """
     if question == "strategy":
         return {
             f"{row['label']}: {row['summary']}": {"value": key, "validator": strategy_disabled_reason(target, key)}
             for key, row in STRATEGIES.items()
         }
+    if question == "source_provider" and region:
+        return {row["label"]: {"value": key, "validator": source_provider_disabled_reason(key, region)}
+                for key, row in SOURCE_PROVIDERS.items()}
     if question == "ec2_batch":
         return {f"{row['label']} ({row['config']})": key for key, row in EC2_BATCHES.items()}
     table = {

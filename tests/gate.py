@@ -111,10 +111,10 @@ def balanced_chunks(files: list[Path], count: int) -> list[list[Path]]:
     return [sorted(chunk) for chunk in chunks]
 
 
-def _cfn_lint(files: list[Path]) -> list[str]:
+def _cfn_lint(files: list[Path], regions: list[str] | None = None) -> list[str]:
     # Informational findings (I....) are advice, not defects; errors and warnings count.
     proc = subprocess.run(
-        [tool("cfn-lint"), "--format", "parseable", "--", *map(str, files)],
+        [tool("cfn-lint"), "--format", "parseable", *(["--regions", *regions] if regions else []), "--", *map(str, files)],
         capture_output=True, text=True, check=False,
     )
     lines = [line for line in proc.stdout.splitlines() if line.strip()]

@@ -4,15 +4,49 @@ from __future__ import annotations
 
 import re
 
-from helpers import recorded_answers, report, strategy_combinations
+import pytest
+
+from helpers import load_cfn, recorded_answers, report, strategy_combinations
+
+
+# Regions whose CloudFormation lacks something the default stacks use (catalog.REGIONS_LACKING), with the
+# answers the questionnaire lets through there; cfn-lint checks each render against its own region.
+REGION_SETS = {
+    "govcloud-ecs": {"target": "ecs_fargate", "architecture": "x86_64", "aws_region": "us-gov-west-1"},
+    "govcloud-ec2": {"target": "ec2", "architecture": "x86_64", "aws_region": "us-gov-east-1"},
+    "eu-south-2-lambda": {"target": "lambda", "aws_region": "eu-south-2", "source_provider": "s3",
+                          "source_bucket": "orders-source"},
+    "ap-south-2-ec2": {"target": "ec2", "aws_region": "ap-south-2", "source_provider": "s3", "source_bucket": "orders-source"},
+}
 
 
 def render_sets() -> dict[str, dict[str, object]]:
-    """Beside the matrix (whose services create their network): answers whose Control Tower rows differ."""
+    """Beside the matrix (whose services create their network in us-east-1): answers whose Control Tower
+    rows differ, and services in regions that lack what the defaults use."""
     return {"ec2-existing-network": {
         "service_name": "orders", "target": "ec2", "strategy": "in_place", "network": "existing",
         "vpc_id": "vpc-0123456789abcdef0", "public_subnet_ids": "subnet-0123456789abcdef0,subnet-0123456789abcdef1",
-        "private_subnet_ids": "subnet-0123456789abcdef2,subnet-0123456789abcdef3"}}
+        "private_subnet_ids": "subnet-0123456789abcdef2,subnet-0123456789abcdef3"},
+        **{name: {"service_name": "orders", **answers} for name, answers in REGION_SETS.items()}}
+
+
+@pytest.mark.parametrize("case", sorted(REGION_SETS))
+def test_every_stack_is_valid_in_the_region_it_deploys_to(renders, case):
+    """cfn-lint with the answered region's schemas (the rendered .cfnlintrc names it, for the owner's own runs)."""
+    import gate
+    import yaml
+
+    region = REGION_SETS[case]["aws_region"]
+    settings = yaml.safe_load((renders[case] / ".cfnlintrc").read_text())
+    assert settings == {"templates": ["infra/*.yml"], "regions": [region]}
+    files = sorted((renders[case] / "infra").glob("*.yml"))
+    assert len(files) >= 3
+    findings = gate._cfn_lint(files, [region])
+    assert not findings, report(findings)
+    # Links into the console use the partition's console ("AWS GovCloud (US) console").
+    url = load_cfn(renders[case] / "infra" / "pipeline.yml")["Outputs"]["PipelineConsoleUrl"]["Value"]["Fn::Sub"]
+    host = "console.amazonaws-us-gov.com" if region.startswith("us-gov-") else "${AWS::Region}.console.aws.amazon.com"
+    assert url.startswith(f"https://{host}/codesuite/"), url
 def test_the_gate_runs_each_tool_once_over_every_render(gate_run, suite_renders):
     assert sorted(gate_run.renders) == sorted(suite_renders.values())
     cfn_files, _ = gate_run.results["cfn-lint"]
@@ -155,8 +189,6 @@ def test_control_tower_guard_finds_a_breach_it_is_shown(tmp_path):
 def test_every_log_group_is_encrypted_by_a_key_that_lets_cloudwatch_logs_use_it_for_that_group(matrix_renders):
     """A log group whose KmsKeyId is a key of its stack fails to create unless the key policy lets
     CloudWatch Logs use the key with that group's ARN as encryption context."""
-    from helpers import load_cfn
-
     checked = 0
     for render in matrix_renders:
         for path in sorted((render / "infra").glob("*.yml")):
@@ -227,7 +259,7 @@ def test_the_guard_reads_a_template_as_deployed_with_its_defaults():
 def test_every_load_balancer_closes_idle_connections_before_the_app_does(matrix_renders):
     """Issue 21: the load balancer's idle timeout is set explicitly, below the sample app's, so that an
     idle keep-alive connection is never closed by the app first (a cause of intermittent 502s)."""
-    from helpers import catalog, load_cfn
+    from helpers import catalog
 
     assert catalog.LOAD_BALANCER_IDLE_TIMEOUT_SECONDS < catalog.APP_IDLE_TIMEOUT_SECONDS
     checked = 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -175,6 +176,8 @@ BAD_ANSWERS = [
     ("aws_region", "us-iso-east-1", "isolated partition"),
     ("aws_region", "cn-north-1", "AWS China"),
     ("aws_region", "eusc-de-east-1", "European Sovereign Cloud"),
+    ("aws_region", "ca-west-1", "AWS::CodeBuild::Project"),
+    ("aws_region", "us-gov-west-1", "answer architecture x86_64"),
     ("branch", "feature/../x", "'..'"),
     ("branch", "-rf", "branch name"),
     ("branch", "main; rm -rf /", "branch name"),
@@ -270,7 +273,7 @@ def test_a_key_alias_is_refused_as_a_secrets_key(copie, template_dir):
         ("repository", "my-group/platform/orders", {"source_provider": "gitlab"}),
         ("repository", "orders", {"source_provider": "codecommit"}),
         ("branch", "release/2026.11", {}),
-        ("aws_region", "us-gov-west-1", {}),
+        ("aws_region", "us-gov-west-1", {"architecture": "x86_64"}),
         ("notification_email", "team+deploys@example.co.uk", {}),
         ("secrets", "DB_PASSWORD=secretsmanager:orders/db,API_KEY=ssm:/orders/api-key", {}),
         ("secrets", "DB_PASSWORD=secretsmanager:{env}/db,API_KEY=ssm:/{env}/api-key", {}),
@@ -427,3 +430,40 @@ def test_the_region_table_is_botocores():
     known = {partition["partition"]: set(partition["regions"]) for partition in Loader().load_data("endpoints")["partitions"]}
     assert {name: set(partition["regions"]) for name, partition in catalog.REGIONS.items()} == known
     assert "refused" not in catalog.REGIONS["aws"] and "refused" not in catalog.REGIONS["aws-us-gov"]
+
+
+def test_the_regions_lacking_a_resource_type_are_cfn_lints():
+    """catalog.REGIONS_LACKING names, for each resource type the stacks need, exactly the regions (of the
+    partitions the template deploys to) whose CloudFormation schema cfn-lint ships has no such type."""
+    import cfnlint
+
+    providers = Path(cfnlint.__file__).parent / "data" / "schemas" / "providers"
+    served = [region for partition in catalog.REGIONS.values() if "refused" not in partition for region in partition["regions"]
+              if (providers / f"{region}.json").is_file()]  # cfn-lint ships no schema of some (me-south-1)
+    assert len(served) >= 30
+    types = {region: set(json.loads((providers / f"{region}.json").read_text())) for region in served}
+    for resource_type, regions in catalog.REGIONS_LACKING.items():
+        if resource_type.startswith("AWS::"):
+            assert set(regions) == {region for region in served if resource_type not in types[region]}, resource_type
+
+
+@pytest.mark.parametrize(
+    ("answers", "question", "words"),
+    [
+        ({"target": "lambda", "architecture": "x86_64", "aws_region": "ap-south-2"}, "aws_region", "Lambda function URL"),
+        ({"aws_region": "eu-south-2", "source_provider": "github"}, "source_provider", "CodeConnections is not in eu-south-2"),
+        ({"aws_region": "eu-south-1", "notification_email": "team@example.com"}, "notification_email", "CodeStar Notifications"),
+    ],
+)
+def test_what_a_region_lacks_is_refused_with_the_question_and_the_reason(copie, template_dir, answers, question, words):
+    result = copie.copy(extra_answers=answers, template_dir=template_dir)
+    assert result.exit_code != 0, f"{answers} was accepted"
+    message = str(result.exception)
+    named = (f"Validation error for question '{question}'", f"Invalid choice for '{question}'")
+    assert any(prefix in message for prefix in named) and words in message, message
+
+
+def test_a_region_without_codeconnections_defaults_to_an_s3_source(copie, template_dir):
+    result = copie.copy(extra_answers={"aws_region": "eu-south-2", "source_bucket": "orders-source"}, template_dir=template_dir)
+    assert result.exit_code == 0, result.exception
+    assert recorded_answers(result.project_dir)["source_provider"] == "s3"
