@@ -12,6 +12,9 @@ import re
 from typing import Any
 
 SERVICE_NAME_MAX = 20
+# Staging's resources are named "<service name>-stg": a service named "pay-stg" would take the names
+# of the staging environment of a service "pay".
+STAGING_SUFFIX = "-stg"
 
 
 def _shown(value: Any) -> str:
@@ -39,6 +42,9 @@ def check_service_name(value: Any) -> str:
     )
     if not message and "--" in str(value):
         message = f"{_shown(value)} is not a valid service_name: use single hyphens between words"
+    if not message and str(value).endswith(STAGING_SUFFIX):
+        message = (f"{_shown(value)} is not a valid service_name: it may not end in '{STAGING_SUFFIX}', which names the "
+                   f"staging environment of the service {_shown(str(value)[:-len(STAGING_SUFFIX)])}")
     return message
 
 
@@ -56,10 +62,20 @@ def check_description(value: Any) -> str:
 def check_repository(provider: str, value: Any) -> str:
     segment = r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}"
     if provider == "codecommit":
-        return _check("repository", value, r"[A-Za-z0-9_.-]{1,100}", "a CodeCommit repository name is 1-100 letters, digits, '.', '_' or '-'") or _no_dots("repository", value)
-    if provider == "gitlab":
-        return _check("repository", value, rf"{segment}(/{segment}){{1,5}}", "use the GitLab path 'group/project' (subgroups allowed), letters, digits, '.', '_' or '-'") or _no_dots("repository", value)
-    return _check("repository", value, rf"{segment}/{segment}", "use 'owner/repository' with letters, digits, '.', '_' or '-'") or _no_dots("repository", value)
+        message = _check("repository", value, r"[A-Za-z0-9_.-]{1,100}", "a CodeCommit repository name is 1-100 letters, digits, '.', '_' or '-'")
+    elif provider == "gitlab":
+        message = _check("repository", value, rf"{segment}(/{segment}){{1,5}}", "use the GitLab path 'group/project' (subgroups allowed), letters, digits, '.', '_' or '-'")
+    else:
+        message = _check("repository", value, rf"{segment}/{segment}", "use 'owner/repository' with letters, digits, '.', '_' or '-'")
+    return message or _no_dots("repository", value) or _no_git_suffix(value)
+
+
+def _no_git_suffix(value: Any) -> str:
+    """The repository's name, not its clone URL's last part: CodeCommit refuses a name that ends in
+    .git ("Quotas in AWS CodeCommit"), and the connections name a repository without it."""
+    if str(value).lower().endswith(".git"):
+        return f"{_shown(value)} is not a valid repository: leave out the '.git' suffix"
+    return ""
 
 
 def _no_dots(question: str, value: Any) -> str:
@@ -84,8 +100,16 @@ def check_branch(value: Any) -> str:
     return message
 
 
-def check_region(value: Any) -> str:
-    return _check("aws_region", value, r"[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]{1,2}", "use an AWS region code such as 'us-east-1' or 'eu-west-2'")
+def check_region(value: Any, partitions: dict[str, dict[str, Any]]) -> str:
+    """A region of a partition the template deploys to (`partitions` is catalog.REGIONS)."""
+    text = "" if value is None else str(value)
+    for partition in partitions.values():
+        if text in partition["regions"]:
+            if "refused" in partition:
+                return f"{_shown(text)} is not a region this template deploys to: {partition['refused']}"
+            return ""
+    return (f"{_shown(text)} is not a valid aws_region: use the code of an AWS region, such as 'us-east-1' or "
+            "'eu-west-2' (the region codes botocore knows)")
 
 
 def check_email(value: Any) -> str:
@@ -250,7 +274,20 @@ def check_secrets(value: Any, question: str = "secrets") -> str:
         return f"{_shown(value)} is not a valid {question} answer: each ENV_NAME may appear once"
     if any(".." in item["name"] for item in items):
         return f"{_shown(value)} is not a valid {question} answer: '..' may not appear in a name"
+    for item in items:
+        if item["store"] == "secretsmanager" and re.search(r"-[A-Za-z0-9]{6}$", item["name"]):
+            # "Do not end your secret name with a hyphen followed by six characters" (CreateSecret, Name):
+            # a name given where an ARN may be (ECS's valueFrom) would read as a partial ARN.
+            return (f"{_shown(value)} is not a valid {question} answer: the Secrets Manager name {_shown(item['name'])} "
+                    "ends in a hyphen and six characters, which Secrets Manager reads as the random suffix of an ARN; "
+                    f"rename the secret (e.g. {_shown(_underscored_suffix(item['name']))})")
     return ""
+
+
+def _underscored_suffix(name: str) -> str:
+    """'orders/db-config' -> 'orders/db_config'."""
+    head, _, tail = name.rpartition("-")
+    return f"{head}_{tail}"
 
 
 def check_build_secrets(value: Any) -> str:
@@ -303,7 +340,7 @@ def derived_names(service_name: str, staging: bool, manual_approval: bool = Fals
     each other so that deleting or recreating one never touches another (the pipeline
     stack is never named like a service stack).
     """
-    environments = [{"key": "staging", "suffix": "-stg", "title": "Staging"}] if staging else []
+    environments = [{"key": "staging", "suffix": STAGING_SUFFIX, "title": "Staging"}] if staging else []
     environments.append({"key": "prod", "suffix": "", "title": "Production"})
     for env in environments:
         env["name"] = f"{service_name}{env['suffix']}"

@@ -180,7 +180,10 @@ RUNTIMES: dict[str, dict[str, Any]] = {
 # Architectures
 # Sources: "Docker images provided by CodeBuild" and "Build environment compute
 # types" (CodeBuild), "Lambda instruction set architectures", "Amazon ECS task
-# definition parameters" (runtimePlatform.cpuArchitecture).
+# definition parameters" (runtimePlatform.cpuArchitecture). EC2 instance types: the in-place
+# Auto Scaling group launches the first and the fallback when EC2 has no capacity of it (AWS
+# Control Tower's CT.AUTOSCALING.PR.6 wants two), both Nitro types that encrypt traffic between
+# instances (CT.EC2.PR.15, CT.AUTOSCALING.PR.11 refuse others, burstable t4g/t3 among them).
 # --------------------------------------------------------------------------
 
 ARCHITECTURES: dict[str, dict[str, str]] = {
@@ -190,7 +193,8 @@ ARCHITECTURES: dict[str, dict[str, str]] = {
         "codebuild_environment_type": "ARM_CONTAINER",
         "lambda": "arm64",
         "ecs_cpu_architecture": "ARM64",
-        "ec2_instance_type": "t4g.small",
+        "ec2_instance_type": "c7g.medium",
+        "ec2_fallback_instance_type": "m7g.medium",
         "goarch": "arm64",
         "ssm_ami_parameter": "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm64",
     },
@@ -200,11 +204,42 @@ ARCHITECTURES: dict[str, dict[str, str]] = {
         "codebuild_environment_type": "LINUX_CONTAINER",
         "lambda": "x86_64",
         "ecs_cpu_architecture": "X86_64",
-        "ec2_instance_type": "t3.small",
+        "ec2_instance_type": "c7a.medium",
+        "ec2_fallback_instance_type": "m7a.medium",
         "goarch": "amd64",
         "ssm_ami_parameter": "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64",
     },
 }
+
+# --------------------------------------------------------------------------
+# Regions, by partition
+# Source: botocore's endpoints data (botocore 1.44.8, checked 2026-12-02); tests/test_questionnaire.py
+# compares this table with the botocore installed. A partition with "refused" is one the template
+# does not deploy to yet; aws_region names the reason.
+# --------------------------------------------------------------------------
+
+_ISOLATED = "an isolated partition, whose endpoints, images and services this template does not know"
+REGIONS: dict[str, dict[str, Any]] = {
+    "aws": {"regions": (
+        "af-south-1", "ap-east-1", "ap-east-2", "ap-northeast-1", "ap-northeast-2", "ap-northeast-3",
+        "ap-south-1", "ap-south-2", "ap-southeast-1", "ap-southeast-2", "ap-southeast-3", "ap-southeast-4",
+        "ap-southeast-5", "ap-southeast-6", "ap-southeast-7", "ca-central-1", "ca-west-1", "eu-central-1",
+        "eu-central-2", "eu-north-1", "eu-south-1", "eu-south-2", "eu-west-1", "eu-west-2", "eu-west-3",
+        "il-central-1", "me-central-1", "me-south-1", "mx-central-1", "sa-east-1", "us-east-1", "us-east-2",
+        "us-west-1", "us-west-2")},
+    "aws-us-gov": {"regions": ("us-gov-east-1", "us-gov-west-1")},
+    "aws-cn": {"regions": ("cn-north-1", "cn-northwest-1"),
+               "refused": "AWS China (aws-cn) has its own domain (amazonaws.com.cn) and no ECR Public, CodeConnections "
+                          "or CodeStar Notifications, which this template relies on"},
+    "aws-eusc": {"regions": ("eusc-de-east-1",),
+                 "refused": "the AWS European Sovereign Cloud (aws-eusc) has its own domain (amazonaws.eu) and "
+                            "services this template has not been checked against"},
+    "aws-iso": {"regions": ("us-iso-east-1", "us-iso-west-1"), "refused": _ISOLATED},
+    "aws-iso-b": {"regions": ("us-isob-east-1", "us-isob-west-1"), "refused": _ISOLATED},
+    "aws-iso-e": {"regions": ("eu-isoe-west-1",), "refused": _ISOLATED},
+    "aws-iso-f": {"regions": ("us-isof-east-1", "us-isof-south-1"), "refused": _ISOLATED},
+}
+
 
 # --------------------------------------------------------------------------
 # Targets and strategies
@@ -554,9 +589,10 @@ BOUNDARY_ACTIONS: dict[str, list[str]] = {
         "autoscaling:RecordLifecycleActionHeartbeat", "autoscaling:ResumeProcesses",
         "autoscaling:SuspendProcesses", "autoscaling:UpdateAutoScalingGroup", "cloudwatch:DescribeAlarms",
         "codedeploy:CreateDeploymentGroup", "codedeploy:DeleteDeploymentGroup",
-        "codedeploy:GetDeploymentGroup", "codedeploy:UpdateDeploymentGroup", "ec2:CreateTags",
-        "ec2:DescribeInstanceStatus", "ec2:DescribeInstances", "ec2:RunInstances", "ec2:TerminateInstances",
-        "elasticloadbalancing:DeregisterTargets", "elasticloadbalancing:DescribeLoadBalancerAttributes",
+        "codedeploy:GetDeploymentGroup", "codedeploy:UpdateDeploymentGroup", "ec2:AssignPrivateIpAddresses",
+        "ec2:CreateNetworkInterface", "ec2:CreateTags", "ec2:DeleteNetworkInterface", "ec2:DescribeInstanceStatus",
+        "ec2:DescribeInstances", "ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets", "ec2:RunInstances",
+        "ec2:TerminateInstances", "ec2:UnassignPrivateIpAddresses", "elasticloadbalancing:DeregisterTargets", "elasticloadbalancing:DescribeLoadBalancerAttributes",
         "elasticloadbalancing:DescribeLoadBalancers", "elasticloadbalancing:DescribeTargetGroupAttributes",
         "elasticloadbalancing:DescribeTargetGroups", "elasticloadbalancing:DescribeTargetHealth",
         "elasticloadbalancing:RegisterTargets", "logs:CreateLogStream", "logs:DescribeLogGroups",
@@ -593,23 +629,28 @@ def boundary_services(target: str) -> list[str]:
 # stack needs what the control forbids; "not yet": this template version does not clear it yet, so a
 # governed account with the control enabled refuses the stack until a later version does (or
 # until the owner does what `clears` says, where a row has it).
+_PLAIN_HTTP = "port 80 serves plain HTTP until the environment has a certificate"
+_CERTIFICATE_REDIRECTS = "`CertificateArn` in `infra/environments/<environment>.json`: port 80 then redirects to HTTPS"
+_PARAMETER_UNREAD = "a parameter, which a check of the template cannot read"
 CONTROL_TOWER_FINDINGS: list[dict[str, Any]] = [
     {"control": "CT.ELASTICLOADBALANCING.PR.1", "targets": ("ec2",), "resources": ("HttpListener",),
-     "status": "owner", "why": "port 80 serves plain HTTP until the environment has a certificate",
-     "clears": "`CertificateArn` in `infra/environments/<environment>.json`: port 80 then redirects to HTTPS"},
+     "status": "owner", "why": _PLAIN_HTTP, "clears": _CERTIFICATE_REDIRECTS},
     {"control": "CT.ELASTICLOADBALANCING.PR.1", "targets": ("ecs_fargate",), "resources": ("ProductionListener",),
-     "status": "owner", "why": "port 80 serves plain HTTP until the environment has a certificate",
-     "clears": "`CertificateArn` in `infra/environments/<environment>.json`: port 80 then redirects to HTTPS"},
-    {"control": "CT.ELASTICLOADBALANCING.PR.1", "targets": ("ecs_fargate",), "resources": ("TestListener",),
-     "status": "not yet", "why": "the test listener serves plain HTTP: the check calls it on the load balancer's private addresses, which no certificate names"},
+     "when": {"strategy": ("rolling",)}, "status": "owner", "why": _PLAIN_HTTP, "clears": _CERTIFICATE_REDIRECTS},
+    {"control": "CT.ELASTICLOADBALANCING.PR.1", "targets": ("ecs_fargate",), "resources": ("ProductionListener", "TestListener"),
+     "when": {"strategy": ("blue_green", "canary", "linear")},
+     "status": "owner", "why": "ports 80 and 9000 (the test listener) serve plain HTTP until the environment has a certificate",
+     "clears": f"{_CERTIFICATE_REDIRECTS}, and the test listener serves HTTPS"},
     {"control": "CT.LAMBDA.PR.3", "targets": ("lambda",), "resources": ("Function", "PreTrafficHook", "PostTrafficHook"),
      "status": "owner", "why": "the functions run outside a VPC unless the environment names its subnets",
      "clears": "`SubnetIds` and `SecurityGroupIds` in `infra/environments/<environment>.json`: private subnets "
                "with a NAT gateway or interface endpoints for Lambda and CodeDeploy"},
     {"control": "CT.LAMBDA.PR.3", "targets": ("ec2",), "resources": ("DeploymentGroupFunction",),
-     "status": "not yet", "why": "the function that creates the deployment group runs outside the VPC"},
+     "when": {"strategy": ("blue_green",)}, "status": "deployed",
+     "why": f"the function that creates the deployment group runs in the private subnets, {_PARAMETER_UNREAD}",
+     "clears": "nothing: the deployed function passes"},
     {"control": "CT.LAMBDA.PR.3", "targets": ("ecs_fargate",), "resources": ("TestTrafficCheck",),
-     "status": "deployed", "why": "the test traffic check runs in the private subnets, a parameter, which a check of the template cannot read",
+     "status": "deployed", "why": f"the test traffic check runs in the private subnets, {_PARAMETER_UNREAD}",
      "clears": "nothing: the deployed function passes"},
     {"control": "CT.S3.PR.2", "targets": ("ec2", "ecs_fargate", "lambda"), "resources": ("ArtifactBucket",),
      "status": "owner", "why": "server access logs need a bucket that Control Tower's S3 controls would refuse in the "
@@ -623,14 +664,19 @@ CONTROL_TOWER_FINDINGS: list[dict[str, Any]] = [
                                "Elastic Load Balancing writes only to one encrypted with S3's own keys",
      "clears": "`AccessLogsBucket` in `infra/environments/<environment>.json`: a log bucket of yours that lets "
                "Elastic Load Balancing write"},
-    {"control": "CT.EC2.PR.15", "targets": ("ec2",), "resources": ("LaunchTemplate",),
-     "status": "not yet", "why": "the instance type is a parameter, which a check of the template cannot read"},
     {"control": "CT.AUTOSCALING.PR.1", "targets": ("ec2",), "resources": ("AutoScalingGroup",),
-     "when": {"strategy": ("in_place",)}, "status": "not yet", "why": "the group names its subnets (two zones), not its Availability Zones"},
+     "when": {"strategy": ("in_place",), "network": ("create",)}, "status": "deployed",
+     "why": f"the group's Availability Zones (the pipeline passes the network stack's) are {_PARAMETER_UNREAD}",
+     "clears": "nothing: the deployed group names them"},
+    {"control": "CT.AUTOSCALING.PR.1", "targets": ("ec2",), "resources": ("AutoScalingGroup",),
+     "when": {"strategy": ("in_place",), "network": ("existing",)}, "status": "owner",
+     "why": "the group takes its Availability Zones from the subnets unless the environment names them",
+     "clears": "`AvailabilityZones` in `infra/environments/<environment>.json`: the zones of `PrivateSubnetIds`"},
     {"control": "CT.AUTOSCALING.PR.4", "targets": ("ec2",), "resources": ("AutoScalingGroup",),
-     "when": {"strategy": ("in_place",)}, "status": "not yet", "why": "the group checks instance health (EC2): before the first release no instance answers the load balancer"},
-    {"control": "CT.AUTOSCALING.PR.6", "targets": ("ec2",), "resources": ("AutoScalingGroup",),
-     "when": {"strategy": ("in_place",)}, "status": "not yet", "why": "the group runs one instance type"},
+     "when": {"strategy": ("in_place",)}, "status": "needed",
+     "why": "the group checks instance health (EC2): the instances the stack starts have no release yet, so "
+            "the load balancer's check would have the group replace them in a loop until the first one",
+     "clears": "nothing: leave this control off for the environments' accounts"},
 ]
 
 

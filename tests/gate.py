@@ -7,12 +7,14 @@ tool saw the files it should and that it found nothing.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -240,7 +242,8 @@ def guard_binary() -> Path:
 def deployed_document(path: Path) -> dict[str, Any]:
     """A template as CloudFormation's hooks see it when deployed with its parameters' defaults:
     parsed, the SAM transform applied, every condition decided (Fn::If resolved, resources whose
-    condition is false left out). Parameters without a default stay references."""
+    condition is false left out), each reference to a parameter with a default replaced by it (hooks
+    see resolved properties). Parameters without a default stay references."""
     from cfnlint.decode import cfn_yaml
 
     document = cfn_yaml.load(str(path))
@@ -250,6 +253,26 @@ def deployed_document(path: Path) -> dict[str, Any]:
 
 
 NO_VALUE = object()
+
+
+def intrinsic_holds(node: Any, value: Callable[[Any], Any], condition: Callable[[str], bool] | None = None) -> bool:
+    """A CloudFormation condition or Rules assertion, with `value` giving an argument's value (a
+    parameter's, for a Ref) and `condition` a named condition's outcome."""
+    (function, arguments), = node.items()
+    if function == "Condition" and condition:
+        return condition(arguments)
+    if function == "Fn::Not":
+        return not intrinsic_holds(arguments[0], value, condition)
+    if function == "Fn::And":
+        return all(intrinsic_holds(item, value, condition) for item in arguments)
+    if function == "Fn::Or":
+        return any(intrinsic_holds(item, value, condition) for item in arguments)
+    if function == "Fn::Equals":
+        left, right = (value(item) for item in arguments)
+        return left == right
+    if function == "Fn::EachMemberEquals":
+        return all(member == value(arguments[1]) for member in value(arguments[0]))
+    raise ValueError(f"cannot decide {node}")
 
 
 def with_conditions_decided(document: dict[str, Any]) -> dict[str, Any]:
@@ -268,24 +291,9 @@ def with_conditions_decided(document: dict[str, Any]) -> dict[str, Any]:
             return separator.join(str(value(item)) for item in items) if isinstance(items, list) else node
         return node
 
-    def holds(node: Any) -> bool:
-        (function, arguments), = node.items()
-        if function == "Condition":
-            return condition(arguments)
-        if function == "Fn::Not":
-            return not holds(arguments[0])
-        if function == "Fn::And":
-            return all(holds(item) for item in arguments)
-        if function == "Fn::Or":
-            return any(holds(item) for item in arguments)
-        if function == "Fn::Equals":
-            left, right = (value(item) for item in arguments)
-            return left == right
-        raise ValueError(f"cannot decide {node}")
-
     def condition(name: str) -> bool:
         if name not in decided:
-            decided[name] = holds(conditions[name])
+            decided[name] = intrinsic_holds(conditions[name], value, condition)
         return decided[name]
 
     def resolve(node: Any) -> Any:
@@ -295,6 +303,8 @@ def with_conditions_decided(document: dict[str, Any]) -> dict[str, Any]:
                 return resolve(when_true if condition(name) else when_false)
             if node == {"Ref": "AWS::NoValue"}:
                 return NO_VALUE
+            if set(node) == {"Ref"} and node["Ref"] in defaults:
+                return value(node)
             items = {key: resolve(item) for key, item in node.items()}
             return {key: item for key, item in items.items() if item is not NO_VALUE}
         if isinstance(node, list):
@@ -306,7 +316,9 @@ def with_conditions_decided(document: dict[str, Any]) -> dict[str, Any]:
     return {**document, "Resources": resolve(resources)}
 
 
-def sam_expanded(document: dict[str, Any]) -> dict[str, Any]:
+def sam_expanded(document: dict[str, Any], parameter_values: dict[str, str] | None = None) -> dict[str, Any]:
+    """The template as CloudFormation deploys it: the SAM transform applied locally, by samtranslator
+    (no AWS call: the stacks name no managed policy, and the session only tells the region)."""
     import copy
 
     from boto3.session import Session
@@ -318,7 +330,7 @@ def sam_expanded(document: dict[str, Any]) -> dict[str, Any]:
         if resource["Type"] == "AWS::Serverless::Function":
             resource["Properties"]["CodeUri"] = "s3://artifacts/lambda/0123abcd"  # what `cloudformation package` writes
     translator = Translator({}, Parser(), boto_session=Session(region_name="us-east-1"))
-    return translator.translate(document, parameter_values={}, get_managed_policy_map=dict)
+    return translator.translate(document, parameter_values=parameter_values or {}, get_managed_policy_map=dict)
 
 
 def resource_types(document: dict[str, Any]) -> set[str]:
@@ -331,13 +343,15 @@ def rules_for(types: set[str]) -> tuple[Path, ...]:
     return tuple(rule for rule, text in _control_tower_rules().items() if any(f"'{kind}'" in text or f'"{kind}"' in text for kind in types))
 
 
+@functools.cache
 def _control_tower_rules() -> dict[Path, str]:
     return {rule: rule.read_text() for rule in sorted(CONTROL_TOWER_RULES.rglob("*.guard"))}
 
 
 def run_control_tower_guard(renders: list[Path]) -> tuple[list[Path], list[str]]:
-    """AWS Control Tower's proactive controls (its Guard rules) over every template, SAM
-    expanded; each distinct template is checked once. Findings: "<file>: CT.X.PR.N <resource>"."""
+    """AWS Control Tower's proactive controls (its Guard rules) over every template as deployed with
+    its defaults (`deployed_document`); each distinct document is checked once, by the rule files
+    that name one of its resource types. Findings: "<file>: CT.X.PR.N <resource>"."""
     import tempfile
 
     files = cloudformation_templates(renders)
@@ -345,17 +359,20 @@ def run_control_tower_guard(renders: list[Path]) -> tuple[list[Path], list[str]]
         return files, []
     if not guard_binary().is_file():
         return files, [f"cfn-guard is not installed at {guard_binary()}: run `npm ci --prefix tests/tools`"]
-    by_content: dict[str, list[Path]] = {}
+    by_content: dict[str, tuple[dict[str, Any], list[Path]]] = {}
     for path in files:
-        by_content.setdefault(json.dumps(deployed_document(path), sort_keys=True, default=str), []).append(path)
+        document = deployed_document(path)
+        by_content.setdefault(json.dumps(document, sort_keys=True, default=str), (document, []))[1].append(path)
+    cores = os.cpu_count() or 1
     with tempfile.TemporaryDirectory() as work:
         jobs: dict[tuple[Path, ...], list[tuple[Path, list[Path]]]] = {}
-        for number, (text, paths) in enumerate(by_content.items()):
+        for number, (text, (document, paths)) in enumerate(by_content.items()):
             data = Path(work) / f"{number}.json"
             data.write_text(text)
-            jobs.setdefault(rules_for(resource_types(json.loads(text))), []).append((data, paths))
-        chunks = [(rules, group[i::2]) for rules, group in jobs.items() for i in range(2) if group[i::2]]
-        with ThreadPoolExecutor(os.cpu_count() or 1) as pool:
+            jobs.setdefault(rules_for(resource_types(document)), []).append((data, paths))
+        # Each set of rules over its documents, split so that every core has a share.
+        chunks = [(rules, group[i::cores]) for rules, group in jobs.items() for i in range(cores) if group[i::cores]]
+        with ThreadPoolExecutor(cores) as pool:
             findings = [finding for found in pool.map(lambda chunk: _guard(*chunk), chunks) for finding in found]
     return files, sorted(findings)
 

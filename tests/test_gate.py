@@ -5,6 +5,14 @@ from __future__ import annotations
 import re
 
 from helpers import recorded_answers, report, strategy_combinations
+
+
+def render_sets() -> dict[str, dict[str, object]]:
+    """Beside the matrix (whose services create their network): answers whose Control Tower rows differ."""
+    return {"ec2-existing-network": {
+        "service_name": "orders", "target": "ec2", "strategy": "in_place", "network": "existing",
+        "vpc_id": "vpc-0123456789abcdef0", "public_subnet_ids": "subnet-0123456789abcdef0,subnet-0123456789abcdef1",
+        "private_subnet_ids": "subnet-0123456789abcdef2,subnet-0123456789abcdef3"}}
 def test_the_gate_runs_each_tool_once_over_every_render(gate_run, suite_renders):
     assert sorted(gate_run.renders) == sorted(suite_renders.values())
     cfn_files, _ = gate_run.results["cfn-lint"]
@@ -73,9 +81,13 @@ def test_readme_runs_the_app_locally_with_the_data_tables_commands(matrix_render
 # to create log buckets for CT.S3.PR.2 and CT.ELASTICLOADBALANCING.PR.6; AWS's own rules make such
 # a bucket break CT.S3.PR.10 (and PR.9): "Enabling Amazon S3 server access logging" (no Object Lock,
 # SSE-S3 only) and "Enable access logs for your Application Load Balancer" (SSE-S3 only). The owner
-# names one instead.
+# names one instead. CT.AUTOSCALING.PR.1: the deployed in-place group names the network stack's
+# Availability Zones (a parameter the check cannot read), and an existing network's zones only the
+# owner knows. CT.AUTOSCALING.PR.4: ELB health checks would replace the instances the stack starts,
+# which have no release until the pipeline's first deployment, in a loop.
 CONTROL_TOWER_EXCEPTIONS = {"CT.ELASTICLOADBALANCING.PR.1", "CT.ELASTICLOADBALANCING.PR.2", "CT.LAMBDA.PR.3",
-                            "CT.CODEBUILD.PR.4", "CT.S3.PR.2", "CT.ELASTICLOADBALANCING.PR.6"}
+                            "CT.CODEBUILD.PR.4", "CT.S3.PR.2", "CT.ELASTICLOADBALANCING.PR.6",
+                            "CT.AUTOSCALING.PR.1", "CT.AUTOSCALING.PR.4"}
 
 
 def control_tower_breach(finding: str) -> tuple[str, str]:
@@ -88,7 +100,7 @@ def control_tower_breaches(findings: list[str]) -> set[tuple[str, str]]:
     return {control_tower_breach(finding) for finding in findings}
 
 
-def test_control_tower_guard_rules_find_only_what_each_readme_lists(gate_run, matrix_renders):
+def test_control_tower_guard_rules_find_only_what_each_readme_lists(gate_run, matrix_renders, renders):
     """AWS Control Tower's proactive controls (its published Guard rules, run by cfn-guard) over
     every template of the matrix as deployed with its defaults (SAM expanded, conditions decided,
     as the controls' hooks see resolved properties): each render's
@@ -96,11 +108,12 @@ def test_control_tower_guard_rules_find_only_what_each_readme_lists(gate_run, ma
     CONTROL_TOWER_FINDINGS), and every row is found somewhere (the table lists nothing stale)."""
     from helpers import catalog
 
-    files, findings = gate_run.within("control-tower", matrix_renders)
-    assert len(files) >= 3 * len(matrix_renders), "every render has a pipeline, deploy-role and service stack"
+    checked = [*matrix_renders, *renders.values()]
+    files, findings = gate_run.within("control-tower", checked)
+    assert len(files) >= 3 * len(checked), "every render has a pipeline, deploy-role and service stack"
     assert all(re.search(r": CT\.[A-Z0-9]+\.PR\.\d+ \S+$", finding) for finding in findings), report(findings)
     unlisted, found_rows = [], set()
-    for render in matrix_renders:
+    for render in checked:
         rows = catalog.control_tower_findings(recorded_answers(render))
         listed = {(row["control"], resource): index for index, row in enumerate(catalog.CONTROL_TOWER_FINDINGS)
                   if row in rows for resource in row["resources"]}
@@ -184,11 +197,13 @@ def test_a_finding_in_a_template_is_reported_for_every_copy_of_it(tmp_path):
 
 def test_the_guard_reads_a_template_as_deployed_with_its_defaults():
     """Conditions decided by the parameters' defaults: a Fn::If takes its branch, AWS::NoValue drops out, a
-    resource whose condition is false is not there (a check of the raw template would see neither branch)."""
+    resource whose condition is false is not there (a check of the raw template would see neither branch);
+    a parameter with a default reads as that default, one without stays a reference."""
     import gate
 
     template = {
-        "Parameters": {"Cert": {"Type": "String", "Default": ""}, "Subnets": {"Type": "CommaDelimitedList", "Default": ""}},
+        "Parameters": {"Cert": {"Type": "String", "Default": ""}, "Subnets": {"Type": "CommaDelimitedList", "Default": ""},
+                       "InstanceType": {"Type": "String", "Default": "t4g.small"}, "ImageId": {"Type": "String"}},
         "Conditions": {"HasCert": {"Fn::Not": [{"Fn::Equals": [{"Ref": "Cert"}, ""]}]},
                        "InVpc": {"Fn::Not": [{"Fn::Equals": [{"Fn::Join": [",", {"Ref": "Subnets"}]}, ""]}]}},
         "Resources": {
@@ -197,8 +212,31 @@ def test_the_guard_reads_a_template_as_deployed_with_its_defaults():
                      "Properties": {"Port": {"Fn::If": ["HasCert", 443, 80]},
                                     "Certificates": {"Fn::If": ["HasCert", [{"CertificateArn": {"Ref": "Cert"}}], {"Ref": "AWS::NoValue"}]}}},
             "Function": {"Type": "AWS::Lambda::Function", "Properties": {"VpcConfig": {"Fn::If": ["InVpc", {"SubnetIds": {"Ref": "Subnets"}}, {"Ref": "AWS::NoValue"}]}}},
+            "Template": {"Type": "AWS::EC2::LaunchTemplate",
+                         "Properties": {"LaunchTemplateData": {"InstanceType": {"Ref": "InstanceType"}, "ImageId": {"Ref": "ImageId"}}}},
         },
     }
     deployed = gate.with_conditions_decided(template)
     assert deployed["Resources"] == {"Http": {"Type": "AWS::ElasticLoadBalancingV2::Listener", "Properties": {"Port": 80}},
-                                     "Function": {"Type": "AWS::Lambda::Function", "Properties": {}}}
+                                     "Function": {"Type": "AWS::Lambda::Function", "Properties": {}},
+                                     "Template": {"Type": "AWS::EC2::LaunchTemplate",
+                                                  "Properties": {"LaunchTemplateData": {"InstanceType": "t4g.small",
+                                                                                        "ImageId": {"Ref": "ImageId"}}}}}
+
+
+def test_every_load_balancer_closes_idle_connections_before_the_app_does(matrix_renders):
+    """Issue 21: the load balancer's idle timeout is set explicitly, below the sample app's, so that an
+    idle keep-alive connection is never closed by the app first (a cause of intermittent 502s)."""
+    from helpers import catalog, load_cfn
+
+    assert catalog.LOAD_BALANCER_IDLE_TIMEOUT_SECONDS < catalog.APP_IDLE_TIMEOUT_SECONDS
+    checked = 0
+    for render in matrix_renders:
+        if recorded_answers(render)["target"] == "lambda":
+            continue
+        balancer = load_cfn(render / "infra" / "service.yml")["Resources"]["LoadBalancer"]["Properties"]
+        attributes = {item["Key"]: item["Value"] for item in balancer["LoadBalancerAttributes"] if isinstance(item, dict) and "Key" in item}
+        assert attributes["idle_timeout.timeout_seconds"] == str(catalog.LOAD_BALANCER_IDLE_TIMEOUT_SECONDS), render.name
+        assert attributes["deletion_protection.enabled"] == "true", render.name
+        checked += 1
+    assert checked >= 2

@@ -252,7 +252,10 @@ def test_environment_name_allows_exactly_the_pipelines_environments(renders, cas
 def test_outputs_hand_on_the_vpc_and_both_subnet_pairs(renders, case):
     template = network_of(renders, case)
     outputs = template["Outputs"]
-    assert set(outputs) == {"VpcId", "PublicSubnetIds", "PrivateSubnetIds"}
+    assert set(outputs) == {"VpcId", "PublicSubnetIds", "PrivateSubnetIds", "AvailabilityZones"}
+    # The private subnets' zones, in the subnets' order.
+    assert outputs["AvailabilityZones"]["Value"] == {"Fn::Join": [",", [
+        {"Fn::GetAtt": [subnet, "AvailabilityZone"]} for subnet in joined_refs(outputs["PrivateSubnetIds"]["Value"])]]}
     (vpc,) = resources_of_type(template, "AWS::EC2::VPC")
     assert ref(outputs["VpcId"]["Value"]) == vpc
     kinds = subnets_by_egress(template)

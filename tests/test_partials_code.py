@@ -23,8 +23,8 @@ def import_source(path: Path, monkeypatch) -> types.ModuleType:
     """Import a partial as a module, as Lambda would import index.py, with stubbed AWS clients."""
     monkeypatch.setitem(sys.modules, "boto3", types.SimpleNamespace(client=lambda name, **kwargs: object()))
     monkeypatch.syspath_prepend(str(path.parent))
-    variables = {"LOAD_BALANCER": "app/orders/0123456789abcdef", "HOST": "orders.example.com", "TEST_PORT": "9",
-                 "ATTEMPTS": "3", "RETRY_SECONDS": "0"}
+    variables = {"LOAD_BALANCER": "app/orders/0123456789abcdef", "HOST": "orders.example.com", "TEST_SCHEME": "https",
+                 "TEST_PORT": "9", "ATTEMPTS": "3", "RETRY_SECONDS": "0"}
     for name, value in variables.items():
         monkeypatch.setenv(name, value)
     spec = importlib.util.spec_from_file_location(path.stem, path)

@@ -446,8 +446,12 @@ def test_every_parameter_of_a_deployed_stack_gets_a_value(renders, case):
                 }, f"{name} reads {namespace}, which no earlier action sets"
         if "DeployNetwork" in actions:
             outputs = load_cfn(render_dir / "infra" / "network.yml")["Outputs"]
-            for name in ("VpcId", "PublicSubnetIds", "PrivateSubnetIds"):
+            passed = ["VpcId", "PublicSubnetIds", "PrivateSubnetIds"]
+            if answers["target"] == "ec2" and answers["strategy"] == "in_place":
+                passed.append("AvailabilityZones")  # the in-place Auto Scaling group names them
+            for name in passed:
                 assert overrides[name] == f"#{{{env['title']}Network.{name}}}" and name in outputs
+            assert ("AvailabilityZones" in overrides) == ("AvailabilityZones" in passed)
 
 
 @pytest.mark.parametrize("case", CASES)

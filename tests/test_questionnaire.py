@@ -166,21 +166,29 @@ BAD_ANSWERS = [
     ("service_name", "orders-", "ending with a letter or digit"),
     ("service_name", "9orders", "starting with a letter"),
     ("service_name", "orders--api", "single hyphens"),
+    ("service_name", "pay-stg", "staging environment of the service 'pay'"),
     ("description", "", "empty description"),
     ("description", "line one\nline two", "one line"),
     ("aws_region", "us-east", "region code"),
     ("aws_region", "US-EAST-1", "region code"),
+    ("aws_region", "zz-moon-1", "region code"),
+    ("aws_region", "us-iso-east-1", "isolated partition"),
+    ("aws_region", "cn-north-1", "AWS China"),
+    ("aws_region", "eusc-de-east-1", "European Sovereign Cloud"),
     ("branch", "feature/../x", "'..'"),
     ("branch", "-rf", "branch name"),
     ("branch", "main; rm -rf /", "branch name"),
     ("repository", "just-a-name", "owner/repository"),
     ("repository", "org/repo/extra", "owner/repository"),
+    ("repository", "org/repo.git", "leave out the '.git' suffix"),
     ("notification_email", "not-an-email", "e-mail address"),
     ("connection_arn", "arn:aws:iam::123456789012:role/x", "existing connection"),
     ("secrets", "db_password=secretsmanager:x", "ENV_NAME=secretsmanager"),
     ("secrets", "DB=secretsmanager:prod/*", "ENV_NAME=secretsmanager"),
     ("secrets", "DB=secretsmanager:a,DB=ssm:/b", "each ENV_NAME may appear once"),
     ("secrets", "DB=secretsmanager:{stage}/db", "{env} is the only"),
+    ("secrets", "DB=secretsmanager:{env}/db-config", "hyphen and six characters"),
+    ("build_secrets", "NPM_TOKEN=secretsmanager:ci/npm-tokens", "hyphen and six characters"),
     ("build_secrets", "NPM_TOKEN=secretsmanager:{env}/npm", "one build serves every environment"),
     ("build_secrets", "npm_token=ssm:/ci/npm", "ENV_NAME=secretsmanager"),
 ]
@@ -409,3 +417,13 @@ def test_each_environment_says_whether_an_approval_comes_before_it():
     assert [(env["key"], env["approval"]) for env in names["environments"]] == [("staging", False), ("prod", True)]
     assert not any(env["approval"] for env in answer_rules.derived_names("orders", True, False)["environments"])
     assert [env["approval"] for env in answer_rules.derived_names("orders", False, True)["environments"]] == [True]
+
+
+def test_the_region_table_is_botocores():
+    """catalog.REGIONS lists every partition and region botocore's endpoints data knows, and no other:
+    a new region fails this test until the table (and its date) is brought up to date."""
+    from botocore.loaders import Loader
+
+    known = {partition["partition"]: set(partition["regions"]) for partition in Loader().load_data("endpoints")["partitions"]}
+    assert {name: set(partition["regions"]) for name, partition in catalog.REGIONS.items()} == known
+    assert "refused" not in catalog.REGIONS["aws"] and "refused" not in catalog.REGIONS["aws-us-gov"]

@@ -39,6 +39,7 @@ from typing import Any
 import pytest
 import yaml
 
+import gate
 from app_probe import free_port
 from helpers import ROOT, answer_rules, catalog, choice_values, environment_stage_statements, environments_of, load_cfn, report
 
@@ -345,8 +346,36 @@ def test_the_stack_owns_the_auto_scaling_group_only_in_place(renders, case):
         function = template["Resources"]["DeploymentGroupFunction"]["Properties"]
         assert props["ServiceToken"] == {"Fn::GetAtt": ["DeploymentGroupFunction", "Arn"]}
         assert function["Runtime"] == catalog.EC2_FLEET_FUNCTION_RUNTIME and function["Timeout"] == 900
-    assert fleet["LaunchTemplate"] == {"LaunchTemplateId": {"Ref": "LaunchTemplate"},
-                                       "Version": {"Fn::GetAtt": ["LaunchTemplate", "LatestVersionNumber"]}}
+        # The custom resource's function runs in the private subnets (AWS Control Tower's CT.LAMBDA.PR.3),
+        # with its own security group that only reaches out over HTTPS.
+        assert function["VpcConfig"] == {"SecurityGroupIds": [{"Ref": "DeploymentGroupFunctionSecurityGroup"}],
+                                         "SubnetIds": {"Ref": "PrivateSubnetIds"}}
+        group = template["Resources"]["DeploymentGroupFunctionSecurityGroup"]["Properties"]
+        assert [(rule["FromPort"], rule["ToPort"]) for rule in group["SecurityGroupEgress"]] == [(443, 443)]
+        assert "SecurityGroupIngress" not in group
+    launch_template = {"LaunchTemplateId": {"Ref": "LaunchTemplate"},
+                       "Version": {"Fn::GetAtt": ["LaunchTemplate", "LatestVersionNumber"]}}
+    if answers_of(case)["strategy"] == "in_place":
+        # Two instance types (CT.AUTOSCALING.PR.6): InstanceType first, the fallback when EC2 has none of it;
+        # a rule refuses the same type twice. The group names the subnets' zones when given (CT.AUTOSCALING.PR.1).
+        policy = fleet["MixedInstancesPolicy"]
+        assert "LaunchTemplate" not in fleet
+        assert policy["LaunchTemplate"] == {"LaunchTemplateSpecification": launch_template,
+                                            "Overrides": [{"InstanceType": {"Ref": "InstanceType"}},
+                                                          {"InstanceType": {"Ref": "FallbackInstanceType"}}]}
+        assert policy["InstancesDistribution"] == {"OnDemandAllocationStrategy": "prioritized",
+                                                   "OnDemandPercentageAboveBaseCapacity": 100}
+        (assertion,) = template["Rules"]["TwoInstanceTypes"]["Assertions"]
+        for first, fallback, holds in (("c7g.medium", "m7g.medium", True), ("c7g.medium", "c7g.medium", False)):
+            parameters = {"InstanceType": first, "FallbackInstanceType": fallback}
+            assert gate.intrinsic_holds(assertion["Assert"], lambda node: parameters[node["Ref"]]) is holds
+        assert fleet["AvailabilityZones"] == {"Fn::If": ["NamesAvailabilityZones", {"Ref": "AvailabilityZones"},
+                                                         {"Ref": "AWS::NoValue"}]}
+        assert template["Parameters"]["AvailabilityZones"] == {**template["Parameters"]["AvailabilityZones"],
+                                                               "Type": "CommaDelimitedList", "Default": ""}
+    else:
+        assert fleet["LaunchTemplate"] == launch_template
+        assert "FallbackInstanceType" not in template["Parameters"] and "Rules" not in template
     assert fleet["TargetGroupARNs"] == [{"Ref": "TargetGroup"}]
     assert fleet["VPCZoneIdentifier"] == {"Ref": "PrivateSubnetIds"}
 
@@ -358,6 +387,8 @@ def test_instances_are_hardened_and_reachable_only_from_the_load_balancer(render
     arch = catalog.ARCHITECTURES[answers["architecture"]]
     assert template["Parameters"]["ImageId"]["Default"] == arch["ssm_ami_parameter"]
     assert template["Parameters"]["InstanceType"]["Default"] == arch["ec2_instance_type"]
+    if answers["strategy"] == "in_place":
+        assert template["Parameters"]["FallbackInstanceType"]["Default"] == arch["ec2_fallback_instance_type"]
     data = template["Resources"]["LaunchTemplate"]["Properties"]["LaunchTemplateData"]
     assert data["MetadataOptions"]["HttpTokens"] == "required"
     assert all(mapping["Ebs"]["Encrypted"] is True for mapping in data["BlockDeviceMappings"])

@@ -14,6 +14,8 @@ import json
 import os
 import re
 import shutil
+import socket
+import ssl
 import subprocess
 import sys
 import threading
@@ -183,12 +185,13 @@ def test_dockerfile_is_multi_stage_non_root_and_exposes_the_app_port(renders, ca
 
 
 class _HealthServer:
-    """A local HTTP server whose /health answers with `status` (and a Server header, if given).
+    """A local HTTP server whose /health answers with `status` (and a Server header, if given);
+    HTTPS with `tls`, a server-side SSL context. It counts the connections it accepts.
 
     `status` may be a list: one status per request, the last one repeated.
     """
 
-    def __init__(self, status: int | list[int], server_header: str | None = None):
+    def __init__(self, status: int | list[int], server_header: str | None = None, tls: ssl.SSLContext | None = None):
         outer = self
         statuses = status if isinstance(status, list) else [status]
 
@@ -212,9 +215,20 @@ class _HealthServer:
             def log_message(self, *args):
                 pass
 
+        class Server(http.server.ThreadingHTTPServer):
+            def get_request(self):
+                connection, address = super().get_request()
+                outer.connections += 1
+                # The handshake happens on the handler's first read, in the handler's thread.
+                return (tls.wrap_socket(connection, server_side=True, do_handshake_on_connect=False) if tls else connection), address
+
+            def handle_error(self, request, client_address):
+                pass  # a client that refuses the certificate ends the handshake with an alert
+
         self.paths: list[str] = []
         self.hosts: list[str | None] = []
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.connections = 0
+        self.httpd = Server(("127.0.0.1", 0), Handler)
         self.port = self.httpd.server_address[1]
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
@@ -481,9 +495,10 @@ class LoadBalancerInterfaces:
 
 
 def set_hook_environment(monkeypatch, url: str, attempts: int) -> None:
-    """The variables the stack gives the check, for a load balancer whose test listener is `url`'s port."""
+    """The variables the stack gives the check, for a load balancer whose test listener is `url`'s scheme and port."""
     monkeypatch.setenv("LOAD_BALANCER", LOAD_BALANCER)
     monkeypatch.setenv("HOST", LOAD_BALANCER_HOST)
+    monkeypatch.setenv("TEST_SCHEME", url.split(":")[0])
     monkeypatch.setenv("TEST_PORT", url.split(":")[2].split("/")[0])
     monkeypatch.setenv("ATTEMPTS", str(attempts))
 
@@ -613,6 +628,110 @@ def test_hook_fails_when_nothing_answers(codedeploy_service, monkeypatch):
     hook, calls = load_hook(codedeploy_service, monkeypatch, f"http://127.0.0.1:{free_port()}/health", attempts=2)
     assert hook.handler(EVENT, None) == "Failed"
     assert [call["status"] for call in calls] == ["Failed"]
+
+
+# --------------------------------------------------------------------------- the check over HTTPS
+
+DOMAIN = f"{SERVICE}.example.com"  # what the environment's certificate names: the owner's domain
+OPENSSL_CONFIG = f"""[req]
+distinguished_name = dn
+prompt = no
+[dn]
+CN = test
+[ca]
+basicConstraints = critical, CA:TRUE
+keyUsage = critical, keyCertSign, cRLSign
+subjectKeyIdentifier = hash
+[server]
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature, keyEncipherment
+extendedKeyUsage = serverAuth
+subjectAltName = DNS:{DOMAIN}
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
+[self_signed]
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature, keyEncipherment
+extendedKeyUsage = serverAuth
+subjectAltName = DNS:{DOMAIN}
+subjectKeyIdentifier = hash
+"""
+
+
+@pytest.fixture(scope="session")
+def certificates(tmp_path_factory) -> dict[str, Path]:
+    """A test root CA (ca.pem), a server certificate it issued for DOMAIN only (server.pem, server.key),
+    and a self-signed one for DOMAIN (self.pem, self.key), made with the openssl command."""
+    if shutil.which("openssl") is None:
+        pytest.skip("HTTPS CHECK TESTS NOT RUN: the openssl command is not installed (Debian package openssl; .ci/run installs it)")
+    work = tmp_path_factory.mktemp("certificates")
+    (work / "openssl.cnf").write_text(OPENSSL_CONFIG)
+
+    def openssl(*args: str) -> None:
+        proc = subprocess.run(["openssl", *args], cwd=work, capture_output=True, text=True, check=False)
+        assert proc.returncode == 0, proc.stderr
+
+    new_key = ("-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-config", "openssl.cnf")
+    openssl("req", "-x509", *new_key, "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=Test root CA", "-extensions", "ca")
+    openssl("req", "-new", *new_key, "-keyout", "server.key", "-out", "server.csr", "-subj", f"/CN={DOMAIN}")
+    openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-set_serial", "2", "-days", "2",
+            "-out", "server.pem", "-extfile", "openssl.cnf", "-extensions", "server")
+    openssl("req", "-x509", *new_key, "-keyout", "self.key", "-out", "self.pem", "-days", "2", "-subj", f"/CN={DOMAIN}",
+            "-extensions", "self_signed")
+    return {name: work / name for name in ("ca.pem", "server.pem", "server.key", "self.pem", "self.key")}
+
+
+def serving(certificates: dict[str, Path], name: str) -> ssl.SSLContext:
+    """A server-side context presenting certificates[f"{name}.pem"]."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(certificates[f"{name}.pem"], certificates[f"{name}.key"])
+    return context
+
+
+def trust_only(monkeypatch, certificates: dict[str, Path]) -> None:
+    """The check's CA bundle (Lambda's, in AWS) is the test root CA: OpenSSL reads SSL_CERT_FILE when a
+    context loads its default certificates."""
+    monkeypatch.setenv("SSL_CERT_FILE", str(certificates["ca.pem"]))
+
+
+def test_hook_over_https_verifies_the_chain_but_not_the_name(codedeploy_service, monkeypatch, certificates):
+    """The check calls a private IP address, which the certificate (the owner's domain) does not name:
+    a certificate that chains to a trusted root is accepted, and the Host header still names the load balancer."""
+    trust_only(monkeypatch, certificates)
+    with _HealthServer(200, tls=serving(certificates, "server")) as server:
+        # A client that checked the name would refuse this certificate for 127.0.0.1.
+        strict = ssl.create_default_context(cafile=certificates["ca.pem"])
+        with socket.create_connection(("127.0.0.1", server.port), timeout=5) as raw, \
+                pytest.raises(ssl.SSLCertVerificationError, match="mismatch"):
+            strict.wrap_socket(raw, server_hostname="127.0.0.1")
+        hook, calls = load_hook(codedeploy_service, monkeypatch, f"https://127.0.0.1:{server.port}/health")
+        assert hook.handler(EVENT, LambdaContext(60)) == "Succeeded"
+    assert [call["status"] for call in calls] == ["Succeeded"]
+    assert server.paths == ["/health"] and server.hosts == [LOAD_BALANCER_HOST]
+
+
+def test_hook_fails_at_once_when_the_certificate_does_not_verify(codedeploy_service, monkeypatch, certificates, capsys):
+    """A certificate that no trusted root issued fails the deployment at the first try, and the log says why;
+    retrying would only make CodeDeploy wait."""
+    trust_only(monkeypatch, certificates)
+    with _HealthServer(200, tls=serving(certificates, "self")) as server:
+        hook, calls = load_hook(codedeploy_service, monkeypatch, f"https://127.0.0.1:{server.port}/health", attempts=5)
+        assert hook.handler(EVENT, LambdaContext(60)) == "Failed"
+        assert server.connections == 1 and server.paths == [], "one handshake, no retry, and no request sent"
+        # OpenSSL's reason, "self-signed certificate" ("self signed" before OpenSSL 3).
+        assert re.fullmatch(r"unhealthy: self[- ]signed certificate", hook.probe(f"https://127.0.0.1:{server.port}/health", LOAD_BALANCER_HOST))
+    assert [call["status"] for call in calls] == ["Failed"]
+    assert re.search(rf"GET /health on {LOAD_BALANCER}:{server.port}: unhealthy: self[- ]signed certificate; ", capsys.readouterr().out)
+
+
+def test_hook_retries_while_the_test_listener_does_not_serve_https_yet(codedeploy_service, monkeypatch, certificates):
+    """Any other TLS failure (here plain HTTP on the port) is not the certificate's fault: not ready, retried."""
+    trust_only(monkeypatch, certificates)
+    with RawServer(b"HTTP/1.0 200 OK\r\n\r\n") as server:
+        hook, calls = load_hook(codedeploy_service, monkeypatch, f"https://127.0.0.1:{server.port}/health", attempts=3)
+        assert hook.handler(EVENT, LambdaContext(60)) == "Failed"
+    assert [call["status"] for call in calls] == ["Failed"]
+    assert len(server.connections) == 3, "retried until the attempts ran out"
 
 
 # --------------------------------------------------------------------------- images the environments run are kept
@@ -885,3 +1004,32 @@ def test_a_certificate_turns_the_production_listener_to_https_in_place(renders, 
     readme = (renders[case] / "README.md").read_text()
     assert '"CertificateArn": "<the certificate\'s ARN>"' in readme
     assert ("Set it before the environment's first deployment" in readme) == uses_codedeploy(case)
+
+
+@pytest.mark.parametrize("case", [case for case in NAMES if CASES[case]["strategy"] != "rolling"])
+def test_a_certificate_turns_the_test_listener_to_https_in_place_and_the_check_follows(renders, case):
+    """The test listener takes the production listener's certificate and TLS policy on its own port (a new
+    protocol changes a listener in place: the test route keeps its ARN); the check's scheme follows."""
+    from policies import Resolver
+
+    template = load_service(renders[case])
+    resources = template["Resources"]
+    test, production = resources["TestListener"]["Properties"], resources["ProductionListener"]["Properties"]
+    assert "Condition" not in resources["TestListener"]
+    assert test["Protocol"] == {"Fn::If": ["HasCertificate", "HTTPS", "HTTP"]}
+    assert {key: test[key] for key in ("Certificates", "Protocol", "SslPolicy")} == \
+        {key: production[key] for key in ("Certificates", "Protocol", "SslPolicy")}
+    variables = resources["TestTrafficCheck"]["Properties"]["Environment"]["Variables"]
+    assert variables["TEST_SCHEME"] == {"Fn::If": ["HasCertificate", "https", "http"]}
+    certificate = "arn:aws:acm:eu-west-1:123456789012:certificate/0a1b2c3d-4e5f-6a7b-8c9d-0e1f2a3b4c5d"
+    for given, protocol in ((True, "HTTPS"), (False, "HTTP")):
+        resolve = Resolver(template, "orders-prod-service", {"HasCertificate": given}, {"CertificateArn": certificate if given else ""})
+        listener = resolve(test)
+        assert (listener["Port"], listener["Protocol"]) == (catalog.ECS_TEST_LISTENER_PORT, protocol)
+        assert listener.get("Certificates") == ([{"CertificateArn": certificate}] if given else None)
+        assert listener.get("SslPolicy") == (catalog.ELB_SSL_POLICY if given else None)
+        assert resolve(variables["TEST_SCHEME"]) == protocol.lower()
+        assert resolve(template["Outputs"]["TestUrl"]["Value"]).startswith(f"{protocol.lower()}://")
+    readme = " ".join((renders[case] / "README.md").read_text().split())
+    assert "(over HTTPS once the environment has a certificate" in readme
+    assert f"The test listener serves HTTPS on port {catalog.ECS_TEST_LISTENER_PORT} with the same certificate" in readme

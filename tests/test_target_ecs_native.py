@@ -30,11 +30,14 @@ from test_target_ecs import (
     LambdaContext,
     LoadBalancerInterfaces,
     _HealthServer,
+    certificates,  # noqa: F401 (a fixture)
     container,
     deploy_actions,
     load_buildspec,
     run_post_build,
+    serving,
     set_hook_environment,
+    trust_only,
 )
 
 NATIVE: dict[str, dict[str, Any]] = {
@@ -303,6 +306,23 @@ def test_ecs_hook_gives_up_after_its_last_attempt(monkeypatch, hook_render):
     assert hook.handler(ecs_event(), None)["hookStatus"] == "IN_PROGRESS"
     assert hook.handler(ecs_event({"attempt": 1}), None)["hookStatus"] == "IN_PROGRESS"
     assert hook.handler(ecs_event({"attempt": 2}), None) == {"hookStatus": "FAILED"}
+
+
+def test_ecs_hook_fails_at_once_when_the_certificate_does_not_verify(hook_render, monkeypatch, certificates):
+    """Over HTTPS, a certificate that no trusted root issued is FAILED at the first call, not IN_PROGRESS."""
+    trust_only(monkeypatch, certificates)
+    with _HealthServer(200, tls=serving(certificates, "self")) as server:
+        hook = load_ecs_hook(hook_render, monkeypatch, f"https://127.0.0.1:{server.port}/health", attempts=5)
+        assert hook.handler(ecs_event(), None) == {"hookStatus": "FAILED"}
+    assert server.connections == 1 and server.paths == []
+
+
+def test_ecs_hook_succeeds_over_https_with_a_certificate_for_another_name(hook_render, monkeypatch, certificates):
+    trust_only(monkeypatch, certificates)
+    with _HealthServer(200, tls=serving(certificates, "server")) as server:
+        hook = load_ecs_hook(hook_render, monkeypatch, f"https://127.0.0.1:{server.port}/health")
+        assert hook.handler(ecs_event(), None) == {"hookStatus": "SUCCEEDED"}
+    assert server.paths == ["/health"]
 
 
 def test_ecs_hook_fails_when_the_answer_is_not_http(hook_render, monkeypatch):

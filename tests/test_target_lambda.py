@@ -9,7 +9,6 @@ and against the rendered Node.js and Python handlers themselves.
 
 from __future__ import annotations
 
-import copy
 import fnmatch
 import importlib
 import io
@@ -29,10 +28,7 @@ from typing import Any
 
 import pytest
 import yaml
-from boto3.session import Session
 from samtranslator.model.preferences.deployment_preference_collection import CODEDEPLOY_PREDEFINED_CONFIGURATIONS_LIST
-from samtranslator.parser.parser import Parser
-from samtranslator.translator.translator import Translator
 
 import gate
 from helpers import answer_rules, as_list, catalog, choice_values, deploy_policies, environments_of, load_pipeline, load_service, render, report, resources_of_type
@@ -108,14 +104,8 @@ def render_sets() -> dict[str, dict[str, Any]]:
 
 
 def expanded(template: dict[str, Any], function_name: str) -> dict[str, Any]:
-    """The template as CloudFormation deploys it: the SAM transform applied (locally, by samtranslator)."""
-    document = copy.deepcopy(template)
-    for resource in document["Resources"].values():
-        if resource["Type"] == "AWS::Serverless::Function":
-            resource["Properties"]["CodeUri"] = "s3://artifacts/lambda/0123abcd"  # what `cloudformation package` writes
-    # No AWS call: the stack names no managed policy, and the session only tells the region.
-    translator = Translator({}, Parser(), boto_session=Session(region_name=REGION))
-    return translator.translate(document, parameter_values={"FunctionName": function_name}, get_managed_policy_map=dict)
+    """The template as CloudFormation deploys it for the function `function_name`."""
+    return gate.sam_expanded(template, {"FunctionName": function_name})
 
 
 def sub(value: Any, variables: dict[str, str]) -> str:
@@ -848,18 +838,8 @@ def test_the_function_and_its_hooks_run_in_the_subnets_an_environment_names(rend
 
 
 def _rule_holds(expression: Any, parameters: dict[str, list[str]]) -> bool:
-    """A Rules assertion of the template, evaluated for parameter values (the functions it uses)."""
-    (function, arguments), = expression.items()
-    if function == "Fn::Or":
-        return any(_rule_holds(item, parameters) for item in arguments)
-    if function == "Fn::And":
-        return all(_rule_holds(item, parameters) for item in arguments)
-    if function == "Fn::Not":
-        return not _rule_holds(arguments[0], parameters)
-    if function == "Fn::EachMemberEquals":
-        values, wanted = parameters[arguments[0]["Ref"]], arguments[1]
-        return all(value == wanted for value in values)
-    raise AssertionError(f"unexpected rule function {function}")
+    """A Rules assertion of the template, evaluated for parameter values."""
+    return gate.intrinsic_holds(expression, lambda node: parameters[node["Ref"]] if isinstance(node, dict) else node)
 
 
 @pytest.mark.parametrize("case", CASES[:1])

@@ -1,10 +1,10 @@
-"""CodeDeploy runs this AfterAllowTestTraffic: the new tasks get the test listener's traffic.
-It asks for /health through the test listener, from inside the VPC, retrying while the new tasks are not ready,
-and reports Succeeded or Failed; Failed makes CodeDeploy roll the deployment back. Whatever
-goes wrong in the check is reported as Failed at once: CodeDeploy would otherwise wait for
-the hook's timeout. A report that cannot be sent raises, so that Lambda runs the hook again."""
+"""CodeDeploy runs this AfterAllowTestTraffic: it asks for /health through the test listener, which
+serves the new tasks, retrying while they are not ready, and reports Succeeded or Failed (CodeDeploy
+then rolls back). Whatever goes wrong is reported as Failed at once, or CodeDeploy would wait for
+the hook's timeout; a report that cannot be sent raises, so Lambda runs the hook again."""
 import http.client
 import os
+import ssl
 import time
 import urllib.error
 import urllib.request
@@ -14,11 +14,12 @@ from botocore.config import Config
 
 LOAD_BALANCER = os.environ["LOAD_BALANCER"]
 HOST = os.environ["HOST"]
+SCHEME = os.environ["TEST_SCHEME"]
 PORT = os.environ["TEST_PORT"]
 ATTEMPTS = int(os.environ["ATTEMPTS"])
 RETRY_SECONDS = float(os.environ["RETRY_SECONDS"])
 PROBE_SECONDS = 5
-REPORT_SECONDS = 10  # kept back from the check to report its outcome
+REPORT_SECONDS = 10  # kept back to report the outcome
 
 
 from hook_probe import probe, test_urls  # hook-resources.yml.jinja pastes hook_probe.py's functions here
@@ -30,7 +31,7 @@ def seconds_left(context):
 def check(context):
     seconds = max(1, min(PROBE_SECONDS, seconds_left(context) - REPORT_SECONDS))
     ec2 = boto3.client("ec2", config=Config(connect_timeout=seconds, read_timeout=seconds, retries={"total_max_attempts": 1}))
-    urls = test_urls(ec2, LOAD_BALANCER, PORT)
+    urls = test_urls(ec2, LOAD_BALANCER, SCHEME, PORT)
     result = "not ready"
     for attempt in range(ATTEMPTS):
         budget = seconds_left(context) - REPORT_SECONDS
@@ -58,7 +59,7 @@ def report(event, status, context):
 def handler(event, context):
     try:
         result = check(context)
-    except Exception as error:  # noqa: BLE001 - any failure of the check fails the deployment now
+    except Exception as error:  # noqa: BLE001 (reported as Failed)
         result = f"error {error!r}"
     status = "Succeeded" if result == "healthy" else "Failed"
     print(f"GET /health on {LOAD_BALANCER}:{PORT}: {result}; deployment {event['DeploymentId']}: {status}")

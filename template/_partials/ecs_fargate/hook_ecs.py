@@ -6,6 +6,7 @@ is answered FAILED."""
 import http.client
 import json
 import os
+import ssl
 import urllib.error
 import urllib.request
 
@@ -14,6 +15,7 @@ from botocore.config import Config
 
 LOAD_BALANCER = os.environ["LOAD_BALANCER"]
 HOST = os.environ["HOST"]
+SCHEME = os.environ["TEST_SCHEME"]
 PORT = os.environ["TEST_PORT"]
 ATTEMPTS = int(os.environ["ATTEMPTS"])
 RETRY_SECONDS = int(os.environ["RETRY_SECONDS"])
@@ -34,7 +36,7 @@ def handler(event, context):
         attempt = int(details.get("attempt", 0)) + 1
         seconds = max(1, min(PROBE_SECONDS, seconds_left(context) - 2))
         ec2 = boto3.client("ec2", config=Config(connect_timeout=seconds, read_timeout=seconds, retries={"total_max_attempts": 1}))
-        urls = test_urls(ec2, LOAD_BALANCER, PORT)
+        urls = test_urls(ec2, LOAD_BALANCER, SCHEME, PORT)
         url = urls[attempt % len(urls)] if urls else "(the load balancer has no address yet)"
         result = probe(url, HOST, timeout=seconds) if urls else "not ready"
     except Exception as error:  # noqa: BLE001 - any failure of the check fails the deployment
