@@ -138,6 +138,152 @@ def check_full_contract(proc: subprocess.Popen, port: int, service: str, version
 
 
 # --------------------------------------------------------------------------
+# Behind a load balancer: HEAD, keep-alive, SIGTERM
+# --------------------------------------------------------------------------
+
+# The idle timeout the keep-alive checks give the app (IDLE_TIMEOUT_SECONDS): short, so
+# that the check takes seconds; the rendered default, catalog.APP_IDLE_TIMEOUT_SECONDS, is
+# checked in the app's source.
+TEST_IDLE_TIMEOUT_SECONDS = 2
+
+
+def connect(port: int, timeout: float = 5) -> socket.socket:
+    return socket.create_connection(("127.0.0.1", port), timeout=timeout)
+
+
+def exchange(sock: socket.socket, method: str, path: str) -> tuple[http.client.HTTPResponse, bytes]:
+    """Send one HTTP/1.1 request on sock; (the response, its body)."""
+    sock.sendall(f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
+    return read_response(sock, method)
+
+
+def read_response(sock: socket.socket, method: str) -> tuple[http.client.HTTPResponse, bytes]:
+    response = http.client.HTTPResponse(sock, method=method)
+    response.begin()
+    return response, response.read()
+
+
+def seconds_until_closed(sock: socket.socket, within: float) -> float:
+    """How long until the app closes sock; fails if it still holds it after `within` seconds."""
+    sock.settimeout(within)
+    started = time.monotonic()
+    try:
+        data = sock.recv(1)
+    except ConnectionResetError:
+        data = b""
+    except TimeoutError:
+        pytest.fail(f"the app still holds an idle connection after {within} s")
+    assert data == b"", f"unexpected bytes on an idle connection: {data!r}"
+    return time.monotonic() - started
+
+
+def raw_answer(port: int, method: str, path: str) -> tuple[bytes, bytes]:
+    """(head, body) of one request, with the bytes exactly as the app sends them until it closes."""
+    with connect(port) as sock:
+        sock.sendall(f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".encode())
+        received = b""
+        while chunk := sock.recv(65536):
+            received += chunk
+    head, _, body = received.partition(b"\r\n\r\n")
+    return head, body
+
+
+def header(head: bytes, name: str) -> str | None:
+    for line in head.decode("latin-1").split("\r\n")[1:]:
+        key, _, value = line.partition(":")
+        if key.strip().lower() == name:
+            return value.strip()
+    return None
+
+
+def check_head_and_allow(port: int) -> None:
+    """HEAD answers as GET does, without a body (content-length is the GET body's);
+    a 405 allows GET and HEAD."""
+    get_head, get_body = raw_answer(port, "GET", "/health")
+    head_head, head_body = raw_answer(port, "HEAD", "/health")
+    assert head_head.split(b"\r\n")[0] == get_head.split(b"\r\n")[0] == b"HTTP/1.1 200 OK"
+    assert head_body == b""
+    assert header(head_head, "content-type") == "application/json"
+    assert header(head_head, "content-length") == header(get_head, "content-length") == str(len(get_body))
+    assert raw_answer(port, "HEAD", "/nope")[0].split(b" ")[1] == b"404"
+
+    not_allowed, _ = raw_answer(port, "POST", "/health")
+    assert not_allowed.split(b" ")[1] == b"405"
+    assert header(not_allowed, "allow") == "GET, HEAD"
+
+
+def check_keep_alive(port: int, idle_timeout: float, *, granularity: float = 0) -> None:
+    """A keep-alive connection idle for half of idle_timeout still serves, and the app
+    closes it once it has been idle for idle_timeout seconds, never sooner (and at most
+    `granularity` + 1 s later: the app's idle timer may tick coarsely)."""
+    with connect(port) as sock:
+        response, _ = exchange(sock, "GET", "/health")
+        assert (response.status, response.will_close) == (200, False), "the app closes the connection after an answer"
+        time.sleep(idle_timeout / 2)
+        response, _ = exchange(sock, "GET", "/hello")
+        assert (response.status, response.will_close) == (200, False)
+        idle = seconds_until_closed(sock, within=idle_timeout + granularity + 1)
+    assert idle >= idle_timeout - 0.25, f"the app closed an idle connection after {idle:.2f} s, before its {idle_timeout} s"
+
+
+def check_slow_client_times_out(port: int, timeout: float) -> None:
+    """The app closes a connection whose request stalls half sent after timeout seconds."""
+    with connect(port) as sock:
+        sock.sendall(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        waited = seconds_until_closed(sock, within=timeout + 1)
+    assert waited >= timeout - 0.25, f"the app closed a slow client's connection after {waited:.2f} s, before its {timeout} s"
+
+
+def check_graceful_stop(proc: subprocess.Popen, port: int, *, timeout: float, exit_codes: tuple[int, ...]) -> str:
+    """SIGTERM while a request is half sent and another connection idles: the request is
+    still answered, the idle connection closed, and the app exits within timeout seconds
+    with one of exit_codes. Returns its stdout (with stderr, where the test merged them)."""
+    output = OutputReader(proc)
+    with connect(port, timeout) as idle, connect(port, timeout) as busy:
+        assert exchange(idle, "GET", "/health")[0].status == 200
+        busy.sendall(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n")  # not yet the blank line that ends it
+        time.sleep(0.3)
+        proc.send_signal(signal.SIGTERM)
+        output.wait_for("shutting down", timeout=5)
+        time.sleep(0.6)  # the app has stopped listening by now
+        busy.sendall(b"\r\n")
+        response, body = read_response(busy, "GET")
+        assert response.status == 200 and json.loads(body)["status"] == "ok"
+        seconds_until_closed(idle, within=timeout)
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"the app did not exit within {timeout} s of SIGTERM:\n{output.text()}")
+    assert proc.returncode in exit_codes, output.text()
+    return output.text()
+
+
+class OutputReader:
+    """Reads a process's stdout on a thread, so that a test can wait for a line."""
+
+    def __init__(self, proc: subprocess.Popen):
+        self.lines: list[str] = []
+        self.changed = threading.Condition()
+        self.thread = threading.Thread(target=self._read, args=(proc.stdout,), daemon=True)
+        self.thread.start()
+
+    def _read(self, stream) -> None:
+        for line in stream:
+            with self.changed:
+                self.lines.append(line)
+                self.changed.notify_all()
+
+    def wait_for(self, text: str, timeout: float) -> None:
+        with self.changed:
+            if not self.changed.wait_for(lambda: any(text in line for line in self.lines), timeout):
+                pytest.fail(f"the app did not log {text!r} within {timeout} s:\n{''.join(self.lines)}")
+
+    def text(self) -> str:
+        self.thread.join(timeout=5)
+        return "".join(self.lines)
+
+
+# --------------------------------------------------------------------------
 # Test reports
 # --------------------------------------------------------------------------
 
@@ -156,7 +302,8 @@ def junit_counts(report: Path) -> tuple[int, int, int]:
 
 
 def api_events() -> list[dict]:
-    """A function URL event (payload 2.0), as AWS sends it, and a REST API event (payload 1.0)."""
+    """Function URL events (payload 2.0), as AWS sends them, and REST API events (payload 1.0):
+    GET /health, GET /hello twice, POST /health (405) and HEAD /health, in that order."""
     v2 = {
         "version": "2.0",
         "routeKey": "$default",
@@ -194,7 +341,8 @@ def api_events() -> list[dict]:
         "body": None,
         "isBase64Encoded": False,
     }
-    return [v2, hello_v2, v1, {**v1, "httpMethod": "POST", "path": "/health", "queryStringParameters": None}]
+    head_v2 = {**v2, "requestContext": {**v2["requestContext"], "http": {**v2["requestContext"]["http"], "method": "HEAD"}}}
+    return [v2, hello_v2, v1, {**v1, "httpMethod": "POST", "path": "/health", "queryStringParameters": None}, head_v2]
 
 
 def feed_api_events(argv: list[str], *, cwd: Path, env: dict[str, str]) -> str:
@@ -207,7 +355,7 @@ def feed_api_events(argv: list[str], *, cwd: Path, env: dict[str, str]) -> str:
 def check_api_event_answers(stdout: str, service: str, version: str) -> None:
     """Check a handler's stdout for api_events(): a log line per event, then the JSON list of its responses."""
     *log_lines, last = stdout.splitlines()
-    responses = json.loads(last)
+    *responses, head = json.loads(last)
 
     assert [(r["statusCode"], r["headers"]["content-type"], json.loads(r["body"])) for r in responses] == [
         (200, "application/json", {"status": "ok", "service": service, "version": version}),
@@ -215,7 +363,10 @@ def check_api_event_answers(stdout: str, service: str, version: str) -> None:
         (200, "application/json", {"message": "Hello, Grace!"}),
         (405, "application/json", {"error": "method not allowed"}),
     ]
-    assert log_lines == ["GET /health 200", "GET /hello 200", "GET /hello 200", "POST /health 405"]
+    assert responses[3]["headers"]["allow"] == "GET, HEAD"
+    # HEAD answers as GET does, without a body.
+    assert head == {**responses[0], "body": ""}
+    assert log_lines == ["GET /health 200", "GET /hello 200", "GET /hello 200", "POST /health 405", "HEAD /health 200"]
 
 
 class RawServer:

@@ -27,7 +27,18 @@ import pytest
 
 pytest.register_assert_rewrite("app_probe")
 
-from app_probe import check_full_contract, free_port, running, stop  # noqa: E402
+from app_probe import (  # noqa: E402
+    TEST_IDLE_TIMEOUT_SECONDS,
+    check_full_contract,
+    check_graceful_stop,
+    check_head_and_allow,
+    check_keep_alive,
+    free_port,
+    get,
+    running,
+    stop,
+    wait_until_serving,
+)
 from helpers import catalog, render  # noqa: E402
 
 GO = shutil.which("go") or next((p for p in ("/usr/lib/go/bin/go", "/usr/local/go/bin/go") if Path(p).exists()), None)
@@ -116,15 +127,30 @@ def test_vet_and_unit_tests_pass(service, go_env):
 @needs_go
 def test_server_serves_the_contract_and_stops_on_sigterm(service, binary, go_env):
     port = free_port()
-    env = {k: v for k, v in go_env.items() if k != "SERVICE_NAME"}
-    env.update(PORT=str(port), APP_VERSION="1.2.3")
+    env = server_env(go_env, port, APP_VERSION="1.2.3")
     assert GO_ROW["start_command"] == "bin/app"
     with running([str(service / GO_ROW["start_command"])], cwd=service, env=env, stderr=subprocess.STDOUT) as proc:
         check_full_contract(proc, port, SERVICE, "1.2.3")
-        output, _ = stop(proc, timeout=15, exit_codes=(0,))
+        output = check_graceful_stop(proc, port, timeout=5, exit_codes=(0,))
     assert re.search(r"GET /health 200 ", output), output
     assert re.search(r"POST /health 405 ", output), output
     assert "stopped" in output
+
+
+def test_idle_timeout_defaults_to_the_catalogs_longer_than_the_load_balancers(service):
+    assert catalog.APP_IDLE_TIMEOUT_SECONDS > catalog.LOAD_BALANCER_IDLE_TIMEOUT_SECONDS
+    default = f"const defaultIdleTimeout = {catalog.APP_IDLE_TIMEOUT_SECONDS} * time.Second"
+    assert default in (service / "main.go").read_text().splitlines()
+
+
+@needs_go
+def test_server_answers_head_and_keeps_idle_connections_for_its_idle_timeout(binary, go_env):
+    port = free_port()
+    env = server_env(go_env, port, IDLE_TIMEOUT_SECONDS=str(TEST_IDLE_TIMEOUT_SECONDS))
+    with running([str(binary)], env=env, stderr=subprocess.STDOUT) as proc:
+        wait_until_serving(proc, lambda: get(port, "/health"), timeout=10, interval=0.05)
+        check_head_and_allow(port)
+        check_keep_alive(port, TEST_IDLE_TIMEOUT_SECONDS)
 
 
 @needs_go
@@ -140,12 +166,20 @@ def test_binary_is_a_lambda_bootstrap(binary, go_env):
         "isBase64Encoded": False,
     }
     v1_hello = {"resource": "/{proxy+}", "path": "/hello", "httpMethod": "GET", "queryStringParameters": {"name": "Grace"}}
-    api = FakeRuntimeAPI([("req-health", json.dumps(v2_health)), ("req-hello", json.dumps(v1_hello)), ("req-bad", "not json")])
+    v2_head = {**v2_health, "requestContext": {"http": {**v2_health["requestContext"]["http"], "method": "HEAD"}}}
+    v1_post = {"resource": "/{proxy+}", "path": "/health", "httpMethod": "POST"}
+    api = FakeRuntimeAPI([
+        ("req-health", json.dumps(v2_health)),
+        ("req-hello", json.dumps(v1_hello)),
+        ("req-bad", "not json"),
+        ("req-head", json.dumps(v2_head)),
+        ("req-post", json.dumps(v1_post)),
+    ])
     env = {k: v for k, v in go_env.items() if k not in ("SERVICE_NAME", "PORT")}
     env.update(AWS_LAMBDA_RUNTIME_API=api.address, APP_VERSION="7", _HANDLER=GO_ROW["lambda_handler"])
     try:
         with running([str(binary)], env=env, stderr=subprocess.STDOUT) as proc:
-            posted = [api.results.get(timeout=10) for _ in range(3)]
+            posted = [api.results.get(timeout=10) for _ in range(5)]
             # Lambda stops an idle environment with SIGTERM while /next is waiting.
             output, _ = stop(proc, timeout=10, exit_codes=(0,))
     finally:
@@ -164,12 +198,23 @@ def test_binary_is_a_lambda_bootstrap(binary, go_env):
     kind, error = by_id["req-bad"]
     assert kind == "error" and error["errorType"] == "InvalidEvent"
 
+    # HEAD answers as GET does, without a body; a 405 allows both.
+    assert by_id["req-head"] == ("response", {**health, "body": ""})
+    kind, not_allowed = by_id["req-post"]
+    assert (not_allowed["statusCode"], not_allowed["headers"]["allow"]) == (405, "GET, HEAD")
+
     assert "GET /health 200" in output
 
 
 # --------------------------------------------------------------------------
 # Helpers
 # --------------------------------------------------------------------------
+
+
+def server_env(go_env: dict[str, str], port: int, **extra: str) -> dict[str, str]:
+    """go_env for the server on port, without SERVICE_NAME (the rendered default counts), plus extra."""
+    env = {k: v for k, v in go_env.items() if k != "SERVICE_NAME"}
+    return {**env, "PORT": str(port), **extra}
 
 
 class FakeRuntimeAPI:

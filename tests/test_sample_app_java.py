@@ -23,7 +23,17 @@ import pytest
 
 pytest.register_assert_rewrite("app_probe")
 
-from app_probe import check_full_contract, free_port, running, stop  # noqa: E402
+from app_probe import (  # noqa: E402
+    TEST_IDLE_TIMEOUT_SECONDS,
+    check_full_contract,
+    check_graceful_stop,
+    check_head_and_allow,
+    check_keep_alive,
+    free_port,
+    get,
+    running,
+    wait_until_serving,
+)
 from helpers import catalog, render  # noqa: E402
 
 JAVAC = shutil.which("javac")
@@ -112,17 +122,37 @@ def test_junit_tests_pass(app, tmp_path):
 @needs_jdk
 def test_server_serves_the_contract_and_stops_on_sigterm(app):
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if k != "SERVICE_NAME"}
-    env.update(PORT=str(port), APP_VERSION="1.2.3")
+    env = server_env(port, APP_VERSION="1.2.3")
     # The data table's start command, run from the service folder: java -jar target/app.jar
     with running(shlex.split(JAVA_ROW["start_command"]), cwd=app.service, env=env, stderr=subprocess.STDOUT) as proc:
         check_full_contract(proc, port, SERVICE, "1.2.3")
         # Before Java 21, HttpServer.stop() waits out the whole 10 s grace period. The JVM
         # reports a SIGTERM exit as 143 (128 + 15) after running the shutdown hook.
-        output, _ = stop(proc, timeout=20, exit_codes=(0, 143))
+        output = check_graceful_stop(proc, port, timeout=20, exit_codes=(0, 143))
     assert re.search(r"GET /health 200 ", output), output
     assert re.search(r"POST /health 405 ", output), output
     assert "stopped" in output
+
+
+def test_idle_timeout_defaults_to_the_catalogs_longer_than_the_load_balancers(render_service):
+    assert catalog.APP_IDLE_TIMEOUT_SECONDS > catalog.LOAD_BALANCER_IDLE_TIMEOUT_SECONDS
+    app = render_service(runtime="java") / "src/main/java/com/example/app/App.java"
+    assert f"    private static final int DEFAULT_IDLE_TIMEOUT_SECONDS = {catalog.APP_IDLE_TIMEOUT_SECONDS};" in app.read_text().splitlines()
+
+
+@needs_jdk
+def test_server_answers_head_and_keeps_idle_connections_for_its_idle_timeout(app):
+    port = free_port()
+    env = server_env(port, IDLE_TIMEOUT_SECONDS=str(TEST_IDLE_TIMEOUT_SECONDS))
+    # HttpServer looks for idle connections every 10 s (sun.net.httpserver.clockTick, which
+    # the JDK reads but does not document); every 1/4 s here, so that the check measures
+    # the idle timeout itself.
+    java, *arguments = shlex.split(JAVA_ROW["start_command"])
+    argv = [java, "-Dsun.net.httpserver.clockTick=250", *arguments]
+    with running(argv, cwd=app.service, env=env, stderr=subprocess.STDOUT) as proc:
+        wait_until_serving(proc, lambda: get(port, "/health"), timeout=15, interval=0.1)
+        check_head_and_allow(port)
+        check_keep_alive(port, TEST_IDLE_TIMEOUT_SECONDS, granularity=0.25)
 
 
 # Events as the Lambda Java runtime passes them to a Map handler (nested Maps, nulls kept).
@@ -156,6 +186,12 @@ LAMBDA_CASES = [
         {"version": "2.0", "rawPath": "/hello", "rawQueryString": "", "requestContext": {"http": {"method": "POST"}}},
         405,
         {"error": "method not allowed"},
+    ),
+    (
+        "function URL HEAD: as GET, without a body",
+        {"version": "2.0", "rawPath": "/health", "rawQueryString": "", "requestContext": {"http": {"method": "HEAD"}}},
+        200,
+        None,
     ),
     (
         "function URL unknown path",
@@ -210,7 +246,7 @@ public class Probe {{
             Map<?, ?> result = (Map<?, ?>) method.invoke(instance, event);
             Map<?, ?> headers = (Map<?, ?>) result.get("headers");
             System.out.println("RESULT\\t" + result.keySet().size() + "\\t" + (Integer) result.get("statusCode")
-                    + "\\t" + headers.get("content-type") + "\\t" + (String) result.get("body"));
+                    + "\\t" + headers.get("content-type") + "\\t" + headers.get("allow") + "\\t" + (String) result.get("body"));
         }}
     }}
 }}
@@ -247,14 +283,22 @@ def test_lambda_handler_answers_function_url_and_rest_events(app, tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
     rows = [line.split("\t")[1:] for line in result.stdout.splitlines() if line.startswith("RESULT\t")]
     assert len(rows) == len(LAMBDA_CASES)
-    for (name, _, status, body), (keys, got_status, content_type, got_body) in zip(LAMBDA_CASES, rows):
-        # Exactly statusCode, headers and body.
-        assert (keys, int(got_status), content_type, json.loads(got_body)) == ("3", status, "application/json", body), name
+    for (name, _, status, body), (keys, got_status, content_type, allow, got_body) in zip(LAMBDA_CASES, rows):
+        # Exactly statusCode, headers and body; a 405 allows GET and HEAD; HEAD has no body (None here).
+        want_allow = "GET, HEAD" if status == 405 else "null"
+        got = (keys, int(got_status), content_type, allow, json.loads(got_body) if got_body else None)
+        assert got == ("3", status, "application/json", want_allow, body), name
 
 
 # --------------------------------------------------------------------------
 # Helpers
 # --------------------------------------------------------------------------
+
+
+def server_env(port: int, **extra: str) -> dict[str, str]:
+    """This environment for the server on port, without SERVICE_NAME (the rendered default counts), plus extra."""
+    env = {k: v for k, v in os.environ.items() if k != "SERVICE_NAME"}
+    return {**env, "PORT": str(port), **extra}
 
 
 def sources(root: Path) -> list[Path]:

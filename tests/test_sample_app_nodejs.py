@@ -13,7 +13,20 @@ import pytest
 
 pytest.register_assert_rewrite("app_probe")
 
-from app_probe import check_api_event_answers, check_core_routes, feed_api_events, free_port, junit_counts, running, stop  # noqa: E402
+from app_probe import (  # noqa: E402
+    TEST_IDLE_TIMEOUT_SECONDS,
+    check_api_event_answers,
+    check_core_routes,
+    check_graceful_stop,
+    check_head_and_allow,
+    check_keep_alive,
+    feed_api_events,
+    free_port,
+    get,
+    junit_counts,
+    running,
+    wait_until_serving,
+)
 from helpers import catalog  # noqa: E402
 
 RUNTIME = catalog.RUNTIMES["nodejs"]
@@ -83,10 +96,27 @@ def test_server_answers_and_stops_cleanly_on_sigterm(service):
     env = node_env(PORT=str(port), APP_VERSION="1.2.3")
     with running(shlex.split(RUNTIME["start_command"]), cwd=service, env=env, stderr=subprocess.PIPE) as server:
         check_core_routes(server, port, SERVICE, "1.2.3")
-        stdout, _ = stop(server, timeout=10, exit_codes=(0,))
+        stdout = check_graceful_stop(server, port, timeout=5, exit_codes=(0,))
     # One line per request, on stdout.
     for line in ["GET /health 200", "GET /hello 200", "GET /hello 400", "GET /nope 404"]:
         assert line in stdout, stdout
+    assert stdout.splitlines()[-1] == "stopped", stdout
+
+
+def test_idle_timeout_defaults_to_the_catalogs_longer_than_the_load_balancers(service):
+    assert catalog.APP_IDLE_TIMEOUT_SECONDS > catalog.LOAD_BALANCER_IDLE_TIMEOUT_SECONDS
+    default = f"const IDLE_TIMEOUT_SECONDS = Number(process.env.IDLE_TIMEOUT_SECONDS) || {catalog.APP_IDLE_TIMEOUT_SECONDS};"
+    assert default in (service / "src/server.js").read_text().splitlines()
+
+
+def test_server_answers_head_and_keeps_idle_connections_for_its_idle_timeout(service):
+    port = free_port()
+    env = node_env(PORT=str(port), IDLE_TIMEOUT_SECONDS=str(TEST_IDLE_TIMEOUT_SECONDS))
+    with running(shlex.split(RUNTIME["start_command"]), cwd=service, env=env, stderr=subprocess.PIPE) as server:
+        wait_until_serving(server, lambda: get(port, "/health"), timeout=10, interval=0.05)
+        check_head_and_allow(port)
+        # Node closes an idle connection about a second after its keepAliveTimeout.
+        check_keep_alive(port, TEST_IDLE_TIMEOUT_SECONDS, granularity=1)
 
 
 def test_lambda_handler_answers_payload_2_and_rest_api_events(service):

@@ -16,5 +16,6 @@ exports.handler = async (event) => {
 
   const { status, body } = route(method, path, query);
   console.log(`${method} ${path} ${status}`);
-  return { statusCode: status, headers: headers(status), body: JSON.stringify(body) };
+  // HEAD answers as GET does, without a body.
+  return { statusCode: status, headers: headers(status), body: method === 'HEAD' ? '' : JSON.stringify(body) };
 };

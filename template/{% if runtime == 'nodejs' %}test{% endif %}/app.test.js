@@ -47,13 +47,19 @@ test('unknown paths are 404', () => {
   }
 });
 
+test('HEAD answers as GET does', () => {
+  for (const [path, query] of [['/health', {}], ['/hello', { name: 'Ada' }], ['/hello', { name: '<b>' }], ['/nope', {}]]) {
+    assert.deepEqual(route('HEAD', path, query), route('GET', path, query), path);
+  }
+});
+
 test('other methods on known paths are 405', () => {
-  for (const method of ['POST', 'PUT', 'DELETE', 'PATCH', 'HEAD']) {
+  for (const method of ['POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS']) {
     assert.deepEqual(route(method, '/hello', {}), { status: 405, body: { error: 'method not allowed' } });
   }
 });
 
-test('every response is JSON; a 405 names the allowed method', () => {
+test('every response is JSON; a 405 names the allowed methods', () => {
   assert.deepEqual(headers(200), { 'content-type': 'application/json' });
-  assert.deepEqual(headers(405), { 'content-type': 'application/json', allow: 'GET' });
+  assert.deepEqual(headers(405), { 'content-type': 'application/json', allow: 'GET, HEAD' });
 });

@@ -53,5 +53,11 @@ test('passes errors through with their status', async () => {
   assert.equal((await invoke(v2Event('GET', '/missing'))).statusCode, 404);
   const notAllowed = await invoke(v1Event('POST', '/health'));
   assert.equal(notAllowed.statusCode, 405);
-  assert.equal(notAllowed.headers.allow, 'GET');
+  assert.equal(notAllowed.headers.allow, 'GET, HEAD');
+});
+
+test('answers HEAD as GET without a body', async () => {
+  const get = await handler(v2Event('GET', '/health'));
+  assert.deepEqual(await handler(v2Event('HEAD', '/health')), { ...get, body: '' });
+  assert.equal((await handler(v1Event('HEAD', '/nope'))).statusCode, 404);
 });

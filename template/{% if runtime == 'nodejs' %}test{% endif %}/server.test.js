@@ -3,7 +3,7 @@
 const test = require('node:test');
 const assert = require('node:assert/strict');
 const { once } = require('node:events');
-const { createServer } = require('../src/server');
+const { IDLE_TIMEOUT_SECONDS, createServer } = require('../src/server');
 
 let server;
 let base;
@@ -48,5 +48,20 @@ test('errors are JSON too', async () => {
 
   const notAllowed = await request('/health', 'POST');
   assert.equal(notAllowed.status, 405);
-  assert.equal(notAllowed.headers.get('allow'), 'GET');
+  assert.equal(notAllowed.headers.get('allow'), 'GET, HEAD');
+});
+
+test('HEAD answers as GET without a body', async () => {
+  const get = await fetch(base + '/health');
+  const getBody = await get.text();
+  const head = await fetch(base + '/health', { method: 'HEAD' });
+  assert.equal(head.status, 200);
+  assert.equal(head.headers.get('content-type'), 'application/json');
+  assert.equal(head.headers.get('content-length'), String(Buffer.byteLength(getBody)));
+  assert.equal(await head.text(), '');
+});
+
+test('idle keep-alive connections stay open for IDLE_TIMEOUT_SECONDS', () => {
+  assert.equal(server.keepAliveTimeout, IDLE_TIMEOUT_SECONDS * 1000);
+  assert.ok(server.headersTimeout > server.keepAliveTimeout);
 });

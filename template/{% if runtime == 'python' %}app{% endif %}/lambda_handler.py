@@ -23,4 +23,5 @@ def handler(event, context=None):
 
     status, body = routes.handle(method, path, query)
     print(f"{method} {path} {status}", flush=True)
-    return {"statusCode": status, "headers": routes.headers(status), "body": json.dumps(body)}
+    # HEAD answers as GET does, without a body.
+    return {"statusCode": status, "headers": routes.headers(status), "body": "" if method == "HEAD" else json.dumps(body)}

@@ -56,4 +56,10 @@ def test_passes_errors_through_with_their_status():
     assert invoke(v2_event("GET", "/missing"))["statusCode"] == 404
     not_allowed = invoke(v1_event("POST", "/health"))
     assert not_allowed["statusCode"] == 405
-    assert not_allowed["headers"]["allow"] == "GET"
+    assert not_allowed["headers"]["allow"] == "GET, HEAD"
+
+
+def test_answers_head_as_get_without_a_body():
+    get = handler(v2_event("GET", "/health"), None)
+    assert handler(v2_event("HEAD", "/health"), None) == {**get, "body": ""}
+    assert handler(v1_event("HEAD", "/nope"), None)["statusCode"] == 404

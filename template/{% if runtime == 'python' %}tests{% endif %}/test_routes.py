@@ -39,11 +39,16 @@ def test_unknown_paths_are_404(path):
     assert routes.handle("GET", path, {}) == (404, {"error": "not found"})
 
 
-@pytest.mark.parametrize("method", ["POST", "PUT", "DELETE", "PATCH", "HEAD"])
+@pytest.mark.parametrize(("path", "query"), [("/health", {}), ("/hello", {"name": "Ada"}), ("/hello", {"name": "<b>"}), ("/nope", {})])
+def test_head_answers_as_get_does(path, query):
+    assert routes.handle("HEAD", path, query) == routes.handle("GET", path, query)
+
+
+@pytest.mark.parametrize("method", ["POST", "PUT", "DELETE", "PATCH", "OPTIONS"])
 def test_other_methods_on_known_paths_are_405(method):
     assert routes.handle(method, "/hello", {}) == (405, {"error": "method not allowed"})
 
 
-def test_every_response_is_json_and_a_405_names_the_allowed_method():
+def test_every_response_is_json_and_a_405_names_the_allowed_methods():
     assert routes.headers(200) == {"content-type": "application/json"}
-    assert routes.headers(405) == {"content-type": "application/json", "allow": "GET"}
+    assert routes.headers(405) == {"content-type": "application/json", "allow": "GET, HEAD"}

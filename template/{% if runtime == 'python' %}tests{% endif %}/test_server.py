@@ -52,8 +52,41 @@ def test_errors_are_json_too(server):
 
     status, headers, body = request(server, "/health", method="POST")
     assert status == 405
-    assert headers["allow"] == "GET"
+    assert headers["allow"] == "GET, HEAD"
     assert body == {"error": "method not allowed"}
+
+
+def test_head_answers_as_get_without_a_body(server):
+    connection = http.client.HTTPConnection(*server.server_address, timeout=5)
+    try:
+        connection.request("GET", "/health")
+        get = connection.getresponse()
+        get_body = get.read()
+        connection.request("HEAD", "/health")
+        head = connection.getresponse()
+        assert (head.status, head.read()) == (200, b"")
+        assert head.headers["content-type"] == "application/json"
+        assert head.headers["content-length"] == str(len(get_body))
+        # Had HEAD sent a body, this answer would start with it.
+        connection.request("GET", "/hello")
+        assert connection.getresponse().status == 200
+    finally:
+        connection.close()
+
+
+def test_keeps_the_connection_alive_between_requests(server):
+    connection = http.client.HTTPConnection(*server.server_address, timeout=5)
+    try:
+        connection.request("GET", "/health")
+        first = connection.getresponse()
+        first.read()
+        assert not first.will_close
+        sock = connection.sock
+        connection.request("GET", "/hello")
+        assert connection.getresponse().status == 200
+        assert connection.sock is sock
+    finally:
+        connection.close()
 
 
 def test_requests_the_library_rejects_are_json_too(server):

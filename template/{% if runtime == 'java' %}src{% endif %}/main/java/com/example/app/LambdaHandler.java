@@ -36,7 +36,7 @@ public final class LambdaHandler {
         Map<String, Object> result = new LinkedHashMap<>();
         result.put("statusCode", response.status());
         result.put("headers", response.headers());
-        result.put("body", response.body());
+        result.put("body", "HEAD".equals(method) ? "" : response.body()); // HEAD: as GET, without a body
         return result;
     }
 

@@ -15,6 +15,9 @@ final class Router {
 
     static final int MAX_NAME_LENGTH = 64;
 
+    /** Every route answers these; HEAD as GET does, and the server or Lambda handler leaves out the body. */
+    static final String ALLOWED_METHODS = "GET, HEAD";
+
     /** What /hello accepts: ASCII letters, digits, space, '-', '_' and '.'. */
     private static final Pattern NAME = Pattern.compile("[A-Za-z0-9 ._-]*");
 
@@ -27,8 +30,8 @@ final class Router {
     /** Answers one request; {@code query} holds the decoded query parameters. */
     Response handle(String method, String path, Map<String, String> query) {
         return switch (path == null ? "" : path) {
-            case "/health" -> "GET".equals(method) ? health() : methodNotAllowed();
-            case "/hello" -> "GET".equals(method) ? hello(query.get("name")) : methodNotAllowed();
+            case "/health" -> allowed(method) ? health() : methodNotAllowed();
+            case "/hello" -> allowed(method) ? hello(query.get("name")) : methodNotAllowed();
             default -> Response.error(404, "not found");
         };
     }
@@ -50,8 +53,12 @@ final class Router {
         return Response.json(200, Json.object("message", "Hello, " + name + "!"));
     }
 
+    private static boolean allowed(String method) {
+        return "GET".equals(method) || "HEAD".equals(method);
+    }
+
     private static Response methodNotAllowed() {
-        return Response.error(405, "method not allowed").withHeader("allow", "GET");
+        return Response.error(405, "method not allowed").withHeader("allow", ALLOWED_METHODS);
     }
 
     /**

@@ -67,7 +67,17 @@ class LambdaHandlerTest {
         assertEquals(400, handler.handleRequest(restEvent("GET", "/hello", Map.of("name", "a/b"))).get("statusCode"));
         Map<String, Object> notAllowed = handler.handleRequest(urlEvent("POST", "/health", ""));
         assertEquals(405, notAllowed.get("statusCode"));
-        assertEquals(Map.of("content-type", "application/json", "allow", "GET"), notAllowed.get("headers"));
+        assertEquals(Map.of("content-type", "application/json", "allow", "GET, HEAD"), notAllowed.get("headers"));
+    }
+
+    @Test
+    void headAnswersAsGetWithoutABody() {
+        Map<String, Object> get = handler.handleRequest(urlEvent("GET", "/health", ""));
+        Map<String, Object> head = handler.handleRequest(urlEvent("HEAD", "/health", ""));
+        assertEquals(get.get("statusCode"), head.get("statusCode"));
+        assertEquals(get.get("headers"), head.get("headers"));
+        assertEquals("", head.get("body"));
+        assertEquals(404, handler.handleRequest(restEvent("HEAD", "/nope", null)).get("statusCode"));
     }
 
     @Test

@@ -73,12 +73,19 @@ class RouterTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"POST", "PUT", "DELETE", "HEAD"})
+    @ValueSource(strings = {"/health", "/hello", "/nope"})
+    void headAnswersAsGetDoes(String path) {
+        assertEquals(get(path, Map.of()), router.handle("HEAD", path, Map.of()));
+        assertEquals(get(path, Map.of("name", "<b>")), router.handle("HEAD", path, Map.of("name", "<b>")));
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"POST", "PUT", "DELETE", "OPTIONS"})
     void otherMethodsAreNotAllowed(String method) {
         Response response = router.handle(method, "/health", Map.of());
         assertEquals(405, response.status());
         assertEquals(JSON, response.headers().get("content-type"));
-        assertEquals("GET", response.headers().get("allow"));
+        assertEquals("GET, HEAD", response.headers().get("allow"));
         assertEquals("{\"error\":\"method not allowed\"}", response.body());
     }
 
