@@ -715,6 +715,9 @@ CONTROL_TOWER_FINDINGS: list[dict[str, Any]] = [
      "status": "owner", "why": "server access logs need a bucket that Control Tower's S3 controls would refuse in the "
                                "stack: S3 delivers them only to one without Object Lock, encrypted with S3's own keys",
      "clears": "`AccessLogsBucket`'s Default in `infra/pipeline.yml`: a log bucket of yours"},
+    # CodeBuild's Docker server capability (Environment.DockerServer) does not spare it: AWS's own example of
+    # it sets privileged mode too ("DockerServerOptions", AWS CDK API reference; "Docker image build server
+    # sample for CodeBuild").
     {"control": "CT.CODEBUILD.PR.4", "targets": ("ecs_fargate",), "resources": ("BuildProject",),
      "status": "needed", "why": "building the container image needs the Docker daemon, which needs privileged mode",
      "clears": "nothing: leave this control off for the pipeline's account"},
