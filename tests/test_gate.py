@@ -17,6 +17,8 @@ REGION_SETS = {
     "eu-south-2-lambda": {"target": "lambda", "aws_region": "eu-south-2", "source_provider": "s3",
                           "source_bucket": "orders-source"},
     "ap-south-2-ec2": {"target": "ec2", "aws_region": "ap-south-2", "source_provider": "s3", "source_bucket": "orders-source"},
+    "il-central-1-ecs": {"target": "ecs_fargate", "aws_region": "il-central-1", "source_provider": "codecommit",
+                         "repository": "orders"},
 }
 
 
