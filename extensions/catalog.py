@@ -291,13 +291,9 @@ def default_source_provider(region: str) -> str:
     return "github" if not source_provider_disabled_reason("github", region) else "s3"
 
 
-def notifications_problem(email: str, region: str) -> str:
-    """Why notification_email cannot be served in `region`, or ""."""
-    if email and region in REGIONS_LACKING["AWS::CodeStarNotifications::NotificationRule"]:
-        return (f"{email!r} cannot be notified in {region}: the pipeline's notifications use AWS CodeStar "
-                "Notifications, which CloudFormation cannot create there (AWS::CodeStarNotifications::NotificationRule); "
-                "leave notification_email empty")
-    return ""
+def notifies_through_eventbridge(region: str) -> bool:
+    """Where AWS CodeStar Notifications is missing, an EventBridge rule sends the pipeline's notifications."""
+    return region in REGIONS_LACKING["AWS::CodeStarNotifications::NotificationRule"]
 
 
 # --------------------------------------------------------------------------

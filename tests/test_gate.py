@@ -12,7 +12,8 @@ from helpers import load_cfn, recorded_answers, report, strategy_combinations
 # Regions whose CloudFormation lacks something the default stacks use (catalog.REGIONS_LACKING), with the
 # answers the questionnaire lets through there; cfn-lint checks each render against its own region.
 REGION_SETS = {
-    "govcloud-ecs": {"target": "ecs_fargate", "architecture": "x86_64", "aws_region": "us-gov-west-1"},
+    "govcloud-ecs": {"target": "ecs_fargate", "architecture": "x86_64", "aws_region": "us-gov-west-1",
+                     "notification_email": "team@example.com", "manual_approval": True},
     "govcloud-ec2": {"target": "ec2", "architecture": "x86_64", "aws_region": "us-gov-east-1"},
     "eu-south-2-lambda": {"target": "lambda", "aws_region": "eu-south-2", "source_provider": "s3",
                           "source_bucket": "orders-source"},

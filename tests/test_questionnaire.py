@@ -452,7 +452,6 @@ def test_the_regions_lacking_a_resource_type_are_cfn_lints():
     [
         ({"target": "lambda", "architecture": "x86_64", "aws_region": "ap-south-2"}, "aws_region", "Lambda function URL"),
         ({"aws_region": "eu-south-2", "source_provider": "github"}, "source_provider", "CodeConnections is not in eu-south-2"),
-        ({"aws_region": "eu-south-1", "notification_email": "team@example.com"}, "notification_email", "CodeStar Notifications"),
     ],
 )
 def test_what_a_region_lacks_is_refused_with_the_question_and_the_reason(copie, template_dir, answers, question, words):
