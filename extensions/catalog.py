@@ -213,9 +213,12 @@ ARCHITECTURES: dict[str, dict[str, str]] = {
 
 # --------------------------------------------------------------------------
 # Regions, by partition
-# Source: botocore's endpoints data (botocore 1.44.8, checked 2026-12-02); tests/test_questionnaire.py
-# compares this table with the botocore installed. A partition with "refused" is one the template
-# does not deploy to yet; aws_region names the reason.
+# Source: botocore's endpoints data (botocore 1.44.8, checked 2026-12-02: regions, and each served
+# partition's domain, "url_suffix"); tests/test_questionnaire.py compares this table with the botocore
+# installed. "console": the console's host ("AWS GovCloud (US) console"). A partition with "refused" is
+# one the template does not deploy to yet; aws_region names the reason. CodePipeline V2 pipelines
+# (PipelineType) exist in every region of cfn-lint's schemas (the test checks that the pipeline's
+# schema is the same in all of them).
 # --------------------------------------------------------------------------
 
 _ISOLATED = "an isolated partition, whose endpoints, images and services this template does not know"
@@ -226,8 +229,9 @@ REGIONS: dict[str, dict[str, Any]] = {
         "ap-southeast-5", "ap-southeast-6", "ap-southeast-7", "ca-central-1", "ca-west-1", "eu-central-1",
         "eu-central-2", "eu-north-1", "eu-south-1", "eu-south-2", "eu-west-1", "eu-west-2", "eu-west-3",
         "il-central-1", "me-central-1", "me-south-1", "mx-central-1", "sa-east-1", "us-east-1", "us-east-2",
-        "us-west-1", "us-west-2"), "console": "${AWS::Region}.console.aws.amazon.com"},
-    "aws-us-gov": {"regions": ("us-gov-east-1", "us-gov-west-1"), "console": "console.amazonaws-us-gov.com"},
+        "us-west-1", "us-west-2"), "console": "${AWS::Region}.console.aws.amazon.com", "url_suffix": "amazonaws.com"},
+    "aws-us-gov": {"regions": ("us-gov-east-1", "us-gov-west-1"), "console": "console.amazonaws-us-gov.com",
+                   "url_suffix": "amazonaws.com"},
     "aws-cn": {"regions": ("cn-north-1", "cn-northwest-1"),
                "refused": "AWS China (aws-cn) has its own domain (amazonaws.com.cn) and no ECR Public, CodeConnections "
                           "or CodeStar Notifications, which this template relies on"},
@@ -262,9 +266,18 @@ REGIONS_LACKING: dict[str, tuple[str, ...]] = {
 }
 
 
+def partition_of(region: str) -> dict[str, Any]:
+    return next(partition for partition in REGIONS.values() if region in partition["regions"])
+
+
 def console_host(region: str) -> str:
     """The AWS console's host name for a region's partition ("AWS GovCloud (US) console")."""
-    return next(partition["console"] for partition in REGIONS.values() if region in partition["regions"])
+    return partition_of(region)["console"]
+
+
+def url_suffix(region: str) -> str:
+    """The domain of a region's AWS endpoints."""
+    return partition_of(region)["url_suffix"]
 
 
 def region_problem(region: str, architecture: str, target: str) -> str:

@@ -427,9 +427,12 @@ def test_the_region_table_is_botocores():
     a new region fails this test until the table (and its date) is brought up to date."""
     from botocore.loaders import Loader
 
-    known = {partition["partition"]: set(partition["regions"]) for partition in Loader().load_data("endpoints")["partitions"]}
-    assert {name: set(partition["regions"]) for name, partition in catalog.REGIONS.items()} == known
-    assert "refused" not in catalog.REGIONS["aws"] and "refused" not in catalog.REGIONS["aws-us-gov"]
+    partitions = {partition["partition"]: partition for partition in Loader().load_data("endpoints")["partitions"]}
+    assert {name: set(partition["regions"]) for name, partition in catalog.REGIONS.items()} == \
+        {name: set(partition["regions"]) for name, partition in partitions.items()}
+    served = [name for name, partition in catalog.REGIONS.items() if "refused" not in partition]
+    assert served == ["aws", "aws-us-gov"]
+    assert all(catalog.REGIONS[name]["url_suffix"] == partitions[name]["dnsSuffix"] for name in served)
 
 
 def test_the_regions_lacking_a_resource_type_are_cfn_lints():
@@ -445,6 +448,9 @@ def test_the_regions_lacking_a_resource_type_are_cfn_lints():
     for resource_type, regions in catalog.REGIONS_LACKING.items():
         if resource_type.startswith("AWS::"):
             assert set(regions) == {region for region in served if resource_type not in types[region]}, resource_type
+    # One CodePipeline schema everywhere: V2 pipelines (PipelineType) wherever there is CodePipeline.
+    pipeline_schemas = {json.loads((providers / f"{region}.json").read_text())["AWS::CodePipeline::Pipeline"] for region in served}
+    assert len(pipeline_schemas) == 1
 
 
 @pytest.mark.parametrize(
