@@ -215,7 +215,9 @@ ARCHITECTURES: dict[str, dict[str, str]] = {
 # Regions, by partition
 # Source: botocore's endpoints data (botocore 1.44.8, checked 2026-12-02: regions, and each served
 # partition's domain, "url_suffix"); tests/test_questionnaire.py compares this table with the botocore
-# installed. "console": the console's host ("AWS GovCloud (US) console"). A partition with "refused" is
+# installed. "console": the console's host ("AWS GovCloud (US) console"); "base_image_registry": where the
+# container builds pull the runtimes' base images from (Amazon ECR Public, over the build's internet
+# access; AWS China has none, one reason it is refused). A partition with "refused" is
 # one the template does not deploy to yet; aws_region names the reason. CodePipeline V2 pipelines
 # (PipelineType) exist in every region of cfn-lint's schemas (the test checks that the pipeline's
 # schema is the same in all of them).
@@ -229,9 +231,10 @@ REGIONS: dict[str, dict[str, Any]] = {
         "ap-southeast-5", "ap-southeast-6", "ap-southeast-7", "ca-central-1", "ca-west-1", "eu-central-1",
         "eu-central-2", "eu-north-1", "eu-south-1", "eu-south-2", "eu-west-1", "eu-west-2", "eu-west-3",
         "il-central-1", "me-central-1", "me-south-1", "mx-central-1", "sa-east-1", "us-east-1", "us-east-2",
-        "us-west-1", "us-west-2"), "console": "${AWS::Region}.console.aws.amazon.com", "url_suffix": "amazonaws.com"},
+        "us-west-1", "us-west-2"), "console": "${AWS::Region}.console.aws.amazon.com", "url_suffix": "amazonaws.com",
+        "base_image_registry": "public.ecr.aws"},
     "aws-us-gov": {"regions": ("us-gov-east-1", "us-gov-west-1"), "console": "console.amazonaws-us-gov.com",
-                   "url_suffix": "amazonaws.com"},
+                   "url_suffix": "amazonaws.com", "base_image_registry": "public.ecr.aws"},
     "aws-cn": {"regions": ("cn-north-1", "cn-northwest-1"),
                "refused": "AWS China (aws-cn) has its own domain (amazonaws.com.cn) and no ECR Public, CodeConnections "
                           "or CodeStar Notifications, which this template relies on"},

@@ -433,6 +433,12 @@ def test_the_region_table_is_botocores():
     served = [name for name, partition in catalog.REGIONS.items() if "refused" not in partition]
     assert served == ["aws", "aws-us-gov"]
     assert all(catalog.REGIONS[name]["url_suffix"] == partitions[name]["dnsSuffix"] for name in served)
+    # Every base image the builds pull comes from the registry each served partition's builds can reach.
+    images = {image for row in catalog.RUNTIMES.values() for version in row["versions"].values()
+              for key, image in version.items() if key.endswith("_image")}
+    assert len(images) >= 8
+    for name in served:
+        assert all(image.startswith(catalog.REGIONS[name]["base_image_registry"] + "/") for image in images), name
 
 
 def test_the_regions_lacking_a_resource_type_are_cfn_lints():
