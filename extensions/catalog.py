@@ -180,10 +180,12 @@ RUNTIMES: dict[str, dict[str, Any]] = {
 # Architectures
 # Sources: "Docker images provided by CodeBuild" and "Build environment compute
 # types" (CodeBuild), "Lambda instruction set architectures", "Amazon ECS task
-# definition parameters" (runtimePlatform.cpuArchitecture). EC2 instance types: the in-place
-# Auto Scaling group launches the first and the fallback when EC2 has no capacity of it (AWS
-# Control Tower's CT.AUTOSCALING.PR.6 wants two), both Nitro types that encrypt traffic between
-# instances (CT.EC2.PR.15, CT.AUTOSCALING.PR.11 refuse others, burstable t4g/t3 among them).
+# definition parameters" (runtimePlatform.cpuArchitecture). EC2: the default instance type is a
+# Nitro one (AWS Control Tower's CT.EC2.PR.15), burstable and offered in every region. A second
+# type for the in-place Auto Scaling group (CT.AUTOSCALING.PR.6) is the owner's choice: Control
+# Tower's CT.AUTOSCALING.PR.11 then wants both to encrypt traffic between instances, which no
+# burstable type does, and the types that do (e.g. "ec2_fallback_instance_types", about twice the
+# price) are not offered in every region.
 # --------------------------------------------------------------------------
 
 ARCHITECTURES: dict[str, dict[str, str]] = {
@@ -193,8 +195,8 @@ ARCHITECTURES: dict[str, dict[str, str]] = {
         "codebuild_environment_type": "ARM_CONTAINER",
         "lambda": "arm64",
         "ecs_cpu_architecture": "ARM64",
-        "ec2_instance_type": "c7g.medium",
-        "ec2_fallback_instance_type": "m7g.medium",
+        "ec2_instance_type": "t4g.small",
+        "ec2_fallback_instance_types": "c7g.medium, m7g.medium",
         "goarch": "arm64",
         "ssm_ami_parameter": "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm64",
     },
@@ -204,8 +206,8 @@ ARCHITECTURES: dict[str, dict[str, str]] = {
         "codebuild_environment_type": "LINUX_CONTAINER",
         "lambda": "x86_64",
         "ecs_cpu_architecture": "X86_64",
-        "ec2_instance_type": "c7a.medium",
-        "ec2_fallback_instance_type": "m7a.medium",
+        "ec2_instance_type": "t3.small",
+        "ec2_fallback_instance_types": "c7a.medium, m7a.medium",
         "goarch": "amd64",
         "ssm_ami_parameter": "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64",
     },
@@ -746,6 +748,12 @@ CONTROL_TOWER_FINDINGS: list[dict[str, Any]] = [
      "when": {"strategy": ("in_place",), "network": ("existing",)}, "status": "owner",
      "why": "the group takes its Availability Zones from the subnets unless the environment names them",
      "clears": "`AvailabilityZones` in `infra/environments/<environment>.json`: the zones of `PrivateSubnetIds`"},
+    {"control": "CT.AUTOSCALING.PR.6", "targets": ("ec2",), "resources": ("AutoScalingGroup",),
+     "when": {"strategy": ("in_place",)}, "status": "owner",
+     "why": "the group runs one instance type unless the environment names a second: the types Control Tower's "
+            "CT.AUTOSCALING.PR.11 then asks for cost about twice as much and are not offered in every region",
+     "clears": "`FallbackInstanceType` and `InstanceType` in `infra/environments/<environment>.json`: two types that "
+               "encrypt traffic between instances (not t4g or t3), e.g. `c7g.medium` and `m7g.medium` (arm64)"},
     {"control": "CT.AUTOSCALING.PR.4", "targets": ("ec2",), "resources": ("AutoScalingGroup",),
      "when": {"strategy": ("in_place",)}, "status": "needed",
      "why": "the group checks instance health (EC2): the instances the stack starts have no release yet, so "

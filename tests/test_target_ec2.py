@@ -356,17 +356,22 @@ def test_the_stack_owns_the_auto_scaling_group_only_in_place(renders, case):
     launch_template = {"LaunchTemplateId": {"Ref": "LaunchTemplate"},
                        "Version": {"Fn::GetAtt": ["LaunchTemplate", "LatestVersionNumber"]}}
     if answers_of(case)["strategy"] == "in_place":
-        # Two instance types (CT.AUTOSCALING.PR.6): InstanceType first, the fallback when EC2 has none of it;
-        # a rule refuses the same type twice. The group names the subnets' zones when given (CT.AUTOSCALING.PR.1).
-        policy = fleet["MixedInstancesPolicy"]
-        assert "LaunchTemplate" not in fleet
+        # One instance type, or with a FallbackInstanceType two (CT.AUTOSCALING.PR.6): InstanceType first, the
+        # fallback when EC2 has none of it; a rule refuses the same type twice. The group names the subnets'
+        # zones when given (CT.AUTOSCALING.PR.1).
+        assert fleet["LaunchTemplate"] == {"Fn::If": ["HasFallbackInstanceType", {"Ref": "AWS::NoValue"}, launch_template]}
+        condition, policy, otherwise = fleet["MixedInstancesPolicy"]["Fn::If"]
+        assert (condition, otherwise) == ("HasFallbackInstanceType", {"Ref": "AWS::NoValue"})
+        assert template["Conditions"]["HasFallbackInstanceType"] == \
+            {"Fn::Not": [{"Fn::Equals": [{"Ref": "FallbackInstanceType"}, ""]}]}
         assert policy["LaunchTemplate"] == {"LaunchTemplateSpecification": launch_template,
                                             "Overrides": [{"InstanceType": {"Ref": "InstanceType"}},
                                                           {"InstanceType": {"Ref": "FallbackInstanceType"}}]}
         assert policy["InstancesDistribution"] == {"OnDemandAllocationStrategy": "prioritized",
                                                    "OnDemandPercentageAboveBaseCapacity": 100}
         (assertion,) = template["Rules"]["TwoInstanceTypes"]["Assertions"]
-        for first, fallback, holds in (("c7g.medium", "m7g.medium", True), ("c7g.medium", "c7g.medium", False)):
+        for first, fallback, holds in (("t4g.small", "", True), ("c7g.medium", "m7g.medium", True),
+                                       ("c7g.medium", "c7g.medium", False)):
             parameters = {"InstanceType": first, "FallbackInstanceType": fallback}
             assert gate.intrinsic_holds(assertion["Assert"], lambda node: parameters[node["Ref"]]) is holds
         assert fleet["AvailabilityZones"] == {"Fn::If": ["NamesAvailabilityZones", {"Ref": "AvailabilityZones"},
@@ -388,7 +393,8 @@ def test_instances_are_hardened_and_reachable_only_from_the_load_balancer(render
     assert template["Parameters"]["ImageId"]["Default"] == arch["ssm_ami_parameter"]
     assert template["Parameters"]["InstanceType"]["Default"] == arch["ec2_instance_type"]
     if answers["strategy"] == "in_place":
-        assert template["Parameters"]["FallbackInstanceType"]["Default"] == arch["ec2_fallback_instance_type"]
+        assert template["Parameters"]["FallbackInstanceType"]["Default"] == ""
+        assert arch["ec2_fallback_instance_types"] in template["Parameters"]["FallbackInstanceType"]["Description"]
     data = template["Resources"]["LaunchTemplate"]["Properties"]["LaunchTemplateData"]
     assert data["MetadataOptions"]["HttpTokens"] == "required"
     assert all(mapping["Ebs"]["Encrypted"] is True for mapping in data["BlockDeviceMappings"])
