@@ -179,13 +179,7 @@ def seconds_until_closed(sock: socket.socket, within: float) -> float:
 
 def raw_answer(port: int, method: str, path: str) -> tuple[bytes, bytes]:
     """(head, body) of one request, with the bytes exactly as the app sends them until it closes."""
-    with connect(port) as sock:
-        sock.sendall(f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".encode())
-        received = b""
-        while chunk := sock.recv(65536):
-            received += chunk
-    head, _, body = received.partition(b"\r\n\r\n")
-    return head, body
+    return raw_exchange(port, f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".encode())
 
 
 def header(head: bytes, name: str) -> str | None:
@@ -194,6 +188,54 @@ def header(head: bytes, name: str) -> str | None:
         if key.strip().lower() == name:
             return value.strip()
     return None
+
+
+# On every answer of the app, errors included (issue 21, item 6).
+COMMON_HEADERS = {"x-content-type-options": "nosniff", "cache-control": "no-store"}
+
+# Requests whose answers come from the app's routes: 200, 400, 404, 405 and HEAD.
+ROUTED_REQUESTS = [("GET", "/health"), ("GET", "/hello?name=%3Cb%3E"), ("GET", "/nope"), ("POST", "/health"), ("HEAD", "/health")]
+
+
+def raw_exchange(port: int, request: bytes) -> tuple[bytes, bytes]:
+    """(head, body) of the app's answer to the bytes of request, read until it closes."""
+    with connect(port) as sock:
+        sock.sendall(request)
+        received = b""
+        while chunk := sock.recv(65536):
+            received += chunk
+    head, _, body = received.partition(b"\r\n\r\n")
+    return head, body
+
+
+def check_common_headers(port: int, *, rejected: bytes | None = None, rejected_status: int = 400) -> None:
+    """Every answer carries COMMON_HEADERS: the ROUTED_REQUESTS' and, given `rejected` (the raw
+    bytes of a request the HTTP library itself refuses before routing), that one's too, as JSON."""
+    for method, path in ROUTED_REQUESTS:
+        head, _ = raw_answer(port, method, path)
+        got = {name: header(head, name) for name in COMMON_HEADERS}
+        assert got == COMMON_HEADERS, f"{method} {path}: {head.decode('latin-1')}"
+    if rejected is not None:
+        head, body = raw_exchange(port, rejected)
+        assert int(head.split(b" ")[1]) == rejected_status, head
+        assert {name: header(head, name) for name in COMMON_HEADERS} == COMMON_HEADERS, head.decode("latin-1")
+        assert header(head, "content-type") == "application/json"
+        assert set(json.loads(body)) == {"error"}
+
+
+def request_log(output: str) -> list[tuple[str, str, int]]:
+    """(method, path, status) of each request log line in output: each a JSON object with
+    exactly method, path, status and ms, the path without its query string."""
+    entries = []
+    for line in output.splitlines():
+        if not line.startswith("{"):
+            continue
+        entry = json.loads(line)
+        assert set(entry) == {"method", "path", "status", "ms"}, line
+        assert isinstance(entry["status"], int) and isinstance(entry["ms"], (int, float)), line
+        assert "?" not in entry["path"], line
+        entries.append((entry["method"], entry["path"], entry["status"]))
+    return entries
 
 
 def check_head_and_allow(port: int) -> None:
@@ -364,9 +406,15 @@ def check_api_event_answers(stdout: str, service: str, version: str) -> None:
         (405, "application/json", {"error": "method not allowed"}),
     ]
     assert responses[3]["headers"]["allow"] == "GET, HEAD"
+    for response in responses:
+        assert {name: response["headers"].get(name) for name in COMMON_HEADERS} == COMMON_HEADERS, response
     # HEAD answers as GET does, without a body.
     assert head == {**responses[0], "body": ""}
-    assert log_lines == ["GET /health 200", "GET /hello 200", "GET /hello 200", "POST /health 405", "HEAD /health 200"]
+    # One JSON line per request.
+    assert request_log("\n".join(log_lines)) == [
+        ("GET", "/health", 200), ("GET", "/hello", 200), ("GET", "/hello", 200), ("POST", "/health", 405), ("HEAD", "/health", 200)
+    ]
+    assert all(line.startswith("{") for line in log_lines), log_lines
 
 
 class RawServer:

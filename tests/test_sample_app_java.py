@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shlex
 import shutil
 import subprocess
@@ -25,12 +24,15 @@ pytest.register_assert_rewrite("app_probe")
 
 from app_probe import (  # noqa: E402
     TEST_IDLE_TIMEOUT_SECONDS,
+    COMMON_HEADERS,
+    check_common_headers,
     check_full_contract,
     check_graceful_stop,
     check_head_and_allow,
     check_keep_alive,
     free_port,
     get,
+    request_log,
     running,
     wait_until_serving,
 )
@@ -129,8 +131,10 @@ def test_server_serves_the_contract_and_stops_on_sigterm(app):
         # Before Java 21, HttpServer.stop() waits out the whole 10 s grace period. The JVM
         # reports a SIGTERM exit as 143 (128 + 15) after running the shutdown hook.
         output = check_graceful_stop(proc, port, timeout=20, exit_codes=(0, 143))
-    assert re.search(r"GET /health 200 ", output), output
-    assert re.search(r"POST /health 405 ", output), output
+    # One JSON line per request, the path without its query string.
+    logged = request_log(output)
+    assert ("GET", "/health", 200) in logged and ("POST", "/health", 405) in logged, output
+    assert ("GET", "/hello", 400) in logged, output
     assert "stopped" in output
 
 
@@ -152,6 +156,9 @@ def test_server_answers_head_and_keeps_idle_connections_for_its_idle_timeout(app
     with running(argv, cwd=app.service, env=env, stderr=subprocess.STDOUT) as proc:
         wait_until_serving(proc, lambda: get(port, "/health"), timeout=15, interval=0.1)
         check_head_and_allow(port)
+        # Only the routes' answers: HttpServer writes its own refusals (a request line it cannot
+        # parse, a path no context takes) as HTML, with headers no handler can add.
+        check_common_headers(port)
         check_keep_alive(port, TEST_IDLE_TIMEOUT_SECONDS, granularity=0.25)
 
 
@@ -246,7 +253,8 @@ public class Probe {{
             Map<?, ?> result = (Map<?, ?>) method.invoke(instance, event);
             Map<?, ?> headers = (Map<?, ?>) result.get("headers");
             System.out.println("RESULT\\t" + result.keySet().size() + "\\t" + (Integer) result.get("statusCode")
-                    + "\\t" + headers.get("content-type") + "\\t" + headers.get("allow") + "\\t" + (String) result.get("body"));
+                    + "\\t" + headers.get("content-type") + "\\t" + headers.get("allow") + "\\t" + headers.get("x-content-type-options")
+                    + "\\t" + headers.get("cache-control") + "\\t" + (String) result.get("body"));
         }}
     }}
 }}
@@ -283,11 +291,14 @@ def test_lambda_handler_answers_function_url_and_rest_events(app, tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
     rows = [line.split("\t")[1:] for line in result.stdout.splitlines() if line.startswith("RESULT\t")]
     assert len(rows) == len(LAMBDA_CASES)
-    for (name, _, status, body), (keys, got_status, content_type, allow, got_body) in zip(LAMBDA_CASES, rows):
+    for (name, _, status, body), (keys, got_status, content_type, allow, nosniff, cache, got_body) in zip(LAMBDA_CASES, rows):
         # Exactly statusCode, headers and body; a 405 allows GET and HEAD; HEAD has no body (None here).
         want_allow = "GET, HEAD" if status == 405 else "null"
-        got = (keys, int(got_status), content_type, allow, json.loads(got_body) if got_body else None)
-        assert got == ("3", status, "application/json", want_allow, body), name
+        got = (keys, int(got_status), content_type, allow, {"x-content-type-options": nosniff, "cache-control": cache},
+               json.loads(got_body) if got_body else None)
+        assert got == ("3", status, "application/json", want_allow, COMMON_HEADERS, body), name
+    # One JSON line per request.
+    assert [entry[2] for entry in request_log(result.stdout)] == [status for _, _, status, _ in LAMBDA_CASES], result.stdout
 
 
 # --------------------------------------------------------------------------

@@ -17,6 +17,7 @@ pytest.register_assert_rewrite("app_probe")
 from app_probe import (  # noqa: E402
     TEST_IDLE_TIMEOUT_SECONDS,
     check_api_event_answers,
+    check_common_headers,
     check_core_routes,
     check_graceful_stop,
     check_head_and_allow,
@@ -26,6 +27,7 @@ from app_probe import (  # noqa: E402
     free_port,
     get,
     junit_counts,
+    request_log,
     running,
     wait_until_serving,
 )
@@ -107,9 +109,10 @@ def test_server_answers_and_stops_cleanly_on_sigterm(service):
     with running(command(RUNTIME["start_command"]), cwd=service, env=env, stderr=subprocess.PIPE) as server:
         check_core_routes(server, port, SERVICE, "1.2.3")
         stdout = check_graceful_stop(server, port, timeout=5, exit_codes=(0,))
-    # One line per request, on stdout.
-    for line in ["GET /health 200", "GET /hello 200", "GET /hello 400", "GET /nope 404"]:
-        assert line in stdout, stdout
+    # One JSON line per request, on stdout, the path without its query string.
+    logged = request_log(stdout)
+    for entry in [("GET", "/health", 200), ("GET", "/hello", 200), ("GET", "/hello", 400), ("GET", "/nope", 404)]:
+        assert entry in logged, stdout
     assert stdout.splitlines()[-1] == "stopped", stdout
 
 
@@ -125,6 +128,8 @@ def test_server_answers_head_and_keeps_idle_connections_for_its_idle_timeout(ser
     with running(command(RUNTIME["start_command"]), cwd=service, env=env, stderr=subprocess.PIPE) as server:
         wait_until_serving(server, lambda: get(port, "/health"), timeout=10, interval=0.05)
         check_head_and_allow(port)
+        # An unknown method is refused by http.server itself (send_error), with a 501.
+        check_common_headers(port, rejected=b"BREW /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", rejected_status=501)
         check_keep_alive(port, TEST_IDLE_TIMEOUT_SECONDS)
         check_slow_client_times_out(port, TEST_IDLE_TIMEOUT_SECONDS)
 
