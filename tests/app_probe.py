@@ -326,6 +326,67 @@ class OutputReader:
 
 
 # --------------------------------------------------------------------------
+# Routing on the raw path, alike on the server and through the Lambda handler
+# --------------------------------------------------------------------------
+
+# (method, request target, status, keys of the JSON body): routes match the path as the
+# client sent it, never decoded (/h%65alth is not /health) nor read as a host
+# (//evil.com/health); a bad %-escape stays as it is, so /hello refuses the name.
+RAW_ROUTING = [
+    ("GET", "/health", 200, {"status", "service", "version"}),
+    ("GET", "/h%65alth", 404, {"error"}),
+    ("GET", "//evil.com/health", 404, {"error"}),
+    ("GET", "/hello?name=%ZZ", 400, {"error"}),
+    ("GET", "/hello?x=%ZZ&name=Ada", 200, {"message"}),
+    ("OPTIONS", "*", 404, {"error"}),
+]
+
+
+def ask(port: int, method: str, target: str) -> tuple[int, str | None, bytes]:
+    """(status, content-type, body) of one request with http.client, which sends the target as given."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    try:
+        connection.request(method, target)
+        response = connection.getresponse()
+        return response.status, response.getheader("content-type"), response.read()
+    finally:
+        connection.close()
+
+
+def check_raw_routing(port: int, *, skip: tuple[str, ...] = ()) -> None:
+    """The server answers RAW_ROUTING (but the targets in skip) with its status and a JSON body."""
+    for method, target, status, keys in RAW_ROUTING:
+        if target in skip:
+            continue
+        got_status, content_type, body = ask(port, method, target)
+        assert (got_status, content_type) == (status, "application/json"), f"{method} {target}: {body!r}"
+        assert set(json.loads(body)) == keys, f"{method} {target}: {body!r}"
+
+
+def raw_routing_events() -> list[dict]:
+    """RAW_ROUTING as function URL events (payload 2.0), the path in rawPath as AWS passes it."""
+    events = []
+    for method, target, _, _ in RAW_ROUTING:
+        path, _, query = target.partition("?")
+        events.append({
+            "version": "2.0",
+            "rawPath": path,
+            "rawQueryString": query,
+            "requestContext": {"http": {"method": method, "path": path}},
+            "isBase64Encoded": False,
+        })
+    return events
+
+
+def check_raw_routing_answers(responses: list[dict]) -> None:
+    """A Lambda handler's responses to raw_routing_events(): RAW_ROUTING's statuses and JSON bodies."""
+    assert len(responses) == len(RAW_ROUTING)
+    for (method, target, status, keys), response in zip(RAW_ROUTING, responses):
+        got = (response["statusCode"], response["headers"]["content-type"], set(json.loads(response["body"])))
+        assert got == (status, "application/json", keys), f"{method} {target}: {response}"
+
+
+# --------------------------------------------------------------------------
 # Test reports
 # --------------------------------------------------------------------------
 
@@ -387,9 +448,10 @@ def api_events() -> list[dict]:
     return [v2, hello_v2, v1, {**v1, "httpMethod": "POST", "path": "/health", "queryStringParameters": None}, head_v2]
 
 
-def feed_api_events(argv: list[str], *, cwd: Path, env: dict[str, str]) -> str:
-    """The stdout of argv run with api_events() as JSON on stdin, within 30 s, once it exits 0."""
-    proc = subprocess.run(argv, cwd=cwd, env=env, input=json.dumps(api_events()), capture_output=True, text=True, timeout=30)
+def feed_api_events(argv: list[str], *, cwd: Path, env: dict[str, str], events: list[dict] | None = None) -> str:
+    """The stdout of argv run with events (api_events() by default) as JSON on stdin, within 30 s, once it exits 0."""
+    events = api_events() if events is None else events
+    proc = subprocess.run(argv, cwd=cwd, env=env, input=json.dumps(events), capture_output=True, text=True, timeout=30)
     assert proc.returncode == 0, proc.stderr
     return proc.stdout
 

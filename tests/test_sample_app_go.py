@@ -35,8 +35,11 @@ from app_probe import (  # noqa: E402
     check_graceful_stop,
     check_head_and_allow,
     check_keep_alive,
+    check_raw_routing,
+    check_raw_routing_answers,
     free_port,
     get,
+    raw_routing_events,
     request_log,
     running,
     stop,
@@ -159,6 +162,30 @@ def test_server_answers_head_and_keeps_idle_connections_for_its_idle_timeout(bin
         # text, with headers no handler can add.
         check_common_headers(port)
         check_keep_alive(port, TEST_IDLE_TIMEOUT_SECONDS)
+
+
+@needs_go
+def test_routes_the_raw_path_alike_on_the_server_and_the_lambda_bootstrap(binary, go_env):
+    port = free_port()
+    with running([str(binary)], env=server_env(go_env, port), stderr=subprocess.STDOUT) as proc:
+        wait_until_serving(proc, lambda: get(port, "/health"), timeout=10, interval=0.05)
+        # net/http answers "OPTIONS *" itself (an empty 200) before any handler; only
+        # http.Server.DisableGeneralOptionsHandler (Go 1.20) hands it on, and the Go that CI and
+        # this machine test with (Debian's) may be older.
+        check_raw_routing(port, skip=("*",))
+
+    events = raw_routing_events()
+    api = FakeRuntimeAPI([(f"req-{i}", json.dumps(event)) for i, event in enumerate(events)])
+    env = {k: v for k, v in go_env.items() if k not in ("SERVICE_NAME", "PORT")}
+    env.update(AWS_LAMBDA_RUNTIME_API=api.address, _HANDLER=GO_ROW["lambda_handler"])
+    try:
+        with running([str(binary)], env=env, stderr=subprocess.STDOUT) as proc:
+            posted = [api.results.get(timeout=10) for _ in events]
+            stop(proc, timeout=10, exit_codes=(0,))
+    finally:
+        api.close()
+    by_id = {request_id: body for request_id, _, body in posted}
+    check_raw_routing_answers([by_id[f"req-{i}"] for i in range(len(events))])
 
 
 @needs_go

@@ -3,6 +3,7 @@ the data table's commands, its HTTP server and its Lambda handler."""
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import subprocess
@@ -22,11 +23,14 @@ from app_probe import (  # noqa: E402
     check_graceful_stop,
     check_head_and_allow,
     check_keep_alive,
+    check_raw_routing,
+    check_raw_routing_answers,
     check_slow_client_times_out,
     feed_api_events,
     free_port,
     get,
     junit_counts,
+    raw_routing_events,
     request_log,
     running,
     wait_until_serving,
@@ -134,13 +138,26 @@ def test_server_answers_head_and_keeps_idle_connections_for_its_idle_timeout(ser
         check_slow_client_times_out(port, TEST_IDLE_TIMEOUT_SECONDS)
 
 
-def test_lambda_handler_answers_payload_2_and_rest_api_events(service):
+def lambda_script() -> str:
+    """Python that runs the Lambda handler over the JSON list of events on stdin and prints its answers."""
     module, _, name = RUNTIME["lambda_handler"].rpartition(".")
-    script = (
+    return (
         "import importlib, json, sys\n"
         f"handler = getattr(importlib.import_module({module!r}), {name!r})\n"
         "responses = [handler(event, None) for event in json.load(sys.stdin)]\n"
         "print(json.dumps(responses))\n"
     )
-    stdout = feed_api_events([sys.executable, "-c", script], cwd=service, env=clean_env(APP_VERSION="1.2.3"))
+
+
+def test_lambda_handler_answers_payload_2_and_rest_api_events(service):
+    stdout = feed_api_events([sys.executable, "-c", lambda_script()], cwd=service, env=clean_env(APP_VERSION="1.2.3"))
     check_api_event_answers(stdout, SERVICE, "1.2.3")
+
+
+def test_routes_the_raw_path_alike_on_the_server_and_the_lambda_handler(service):
+    port = free_port()
+    with running(command(RUNTIME["start_command"]), cwd=service, env=clean_env(PORT=str(port)), stderr=subprocess.PIPE) as server:
+        wait_until_serving(server, lambda: get(port, "/health"), timeout=10, interval=0.05)
+        check_raw_routing(port)
+    stdout = feed_api_events([sys.executable, "-c", lambda_script()], cwd=service, env=clean_env(), events=raw_routing_events())
+    check_raw_routing_answers(json.loads(stdout.splitlines()[-1]))
