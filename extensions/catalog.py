@@ -977,9 +977,11 @@ def describe_deployment(answers: dict[str, Any]) -> str:
 # --------------------------------------------------------------------------
 
 # Health check commands the container runs inside its own image (ECS container
-# health check, CMD form). Node.js and Python ask with their own runtime; the
-# Java (Amazon Linux 2023 headless JRE) and Go (Debian slim) images have neither
-# a JDK compiler nor curl, so bash speaks HTTP over /dev/tcp.
+# health check, CMD form). Node.js and Python ask with their own runtime. The Go
+# image (Debian slim) has no curl; the Java image (Amazon Linux 2023 headless JRE)
+# has curl-minimal, AL2023's default curl ("Package changes for curl and libcurl"),
+# but no JDK compiler. Both have bash, so one command serves both: bash speaks
+# HTTP over /dev/tcp.
 ECS_HEALTH_CHECK_COMMANDS: dict[str, list[str]] = {
     "nodejs": [
         "CMD",

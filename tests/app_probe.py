@@ -179,13 +179,7 @@ def seconds_until_closed(sock: socket.socket, within: float) -> float:
 
 def raw_answer(port: int, method: str, path: str) -> tuple[bytes, bytes]:
     """(head, body) of one request, with the bytes exactly as the app sends them until it closes."""
-    with connect(port) as sock:
-        sock.sendall(f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".encode())
-        received = b""
-        while chunk := sock.recv(65536):
-            received += chunk
-    head, _, body = received.partition(b"\r\n\r\n")
-    return head, body
+    return raw_exchange(port, f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".encode())
 
 
 def header(head: bytes, name: str) -> str | None:
@@ -194,6 +188,54 @@ def header(head: bytes, name: str) -> str | None:
         if key.strip().lower() == name:
             return value.strip()
     return None
+
+
+# On every answer of the app, errors included (issue 21, item 6).
+COMMON_HEADERS = {"x-content-type-options": "nosniff", "cache-control": "no-store"}
+
+# Requests whose answers come from the app's routes: 200, 400, 404, 405 and HEAD.
+ROUTED_REQUESTS = [("GET", "/health"), ("GET", "/hello?name=%3Cb%3E"), ("GET", "/nope"), ("POST", "/health"), ("HEAD", "/health")]
+
+
+def raw_exchange(port: int, request: bytes) -> tuple[bytes, bytes]:
+    """(head, body) of the app's answer to the bytes of request, read until it closes."""
+    with connect(port) as sock:
+        sock.sendall(request)
+        received = b""
+        while chunk := sock.recv(65536):
+            received += chunk
+    head, _, body = received.partition(b"\r\n\r\n")
+    return head, body
+
+
+def check_common_headers(port: int, *, rejected: bytes | None = None, rejected_status: int = 400) -> None:
+    """Every answer carries COMMON_HEADERS: the ROUTED_REQUESTS' and, given `rejected` (the raw
+    bytes of a request the HTTP library itself refuses before routing), that one's too, as JSON."""
+    for method, path in ROUTED_REQUESTS:
+        head, _ = raw_answer(port, method, path)
+        got = {name: header(head, name) for name in COMMON_HEADERS}
+        assert got == COMMON_HEADERS, f"{method} {path}: {head.decode('latin-1')}"
+    if rejected is not None:
+        head, body = raw_exchange(port, rejected)
+        assert int(head.split(b" ")[1]) == rejected_status, head
+        assert {name: header(head, name) for name in COMMON_HEADERS} == COMMON_HEADERS, head.decode("latin-1")
+        assert header(head, "content-type") == "application/json"
+        assert set(json.loads(body)) == {"error"}
+
+
+def request_log(output: str) -> list[tuple[str, str, int]]:
+    """(method, path, status) of each request log line in output: each a JSON object with
+    exactly method, path, status and ms, the path without its query string."""
+    entries = []
+    for line in output.splitlines():
+        if not line.startswith("{"):
+            continue
+        entry = json.loads(line)
+        assert set(entry) == {"method", "path", "status", "ms"}, line
+        assert isinstance(entry["status"], int) and isinstance(entry["ms"], (int, float)), line
+        assert "?" not in entry["path"], line
+        entries.append((entry["method"], entry["path"], entry["status"]))
+    return entries
 
 
 def check_head_and_allow(port: int) -> None:
@@ -284,6 +326,67 @@ class OutputReader:
 
 
 # --------------------------------------------------------------------------
+# Routing on the raw path, alike on the server and through the Lambda handler
+# --------------------------------------------------------------------------
+
+# (method, request target, status, keys of the JSON body): routes match the path as the
+# client sent it, never decoded (/h%65alth is not /health) nor read as a host
+# (//evil.com/health); a bad %-escape stays as it is, so /hello refuses the name.
+RAW_ROUTING = [
+    ("GET", "/health", 200, {"status", "service", "version"}),
+    ("GET", "/h%65alth", 404, {"error"}),
+    ("GET", "//evil.com/health", 404, {"error"}),
+    ("GET", "/hello?name=%ZZ", 400, {"error"}),
+    ("GET", "/hello?x=%ZZ&name=Ada", 200, {"message"}),
+    ("OPTIONS", "*", 404, {"error"}),
+]
+
+
+def ask(port: int, method: str, target: str) -> tuple[int, str | None, bytes]:
+    """(status, content-type, body) of one request with http.client, which sends the target as given."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    try:
+        connection.request(method, target)
+        response = connection.getresponse()
+        return response.status, response.getheader("content-type"), response.read()
+    finally:
+        connection.close()
+
+
+def check_raw_routing(port: int, *, skip: tuple[str, ...] = ()) -> None:
+    """The server answers RAW_ROUTING (but the targets in skip) with its status and a JSON body."""
+    for method, target, status, keys in RAW_ROUTING:
+        if target in skip:
+            continue
+        got_status, content_type, body = ask(port, method, target)
+        assert (got_status, content_type) == (status, "application/json"), f"{method} {target}: {body!r}"
+        assert set(json.loads(body)) == keys, f"{method} {target}: {body!r}"
+
+
+def raw_routing_events() -> list[dict]:
+    """RAW_ROUTING as function URL events (payload 2.0), the path in rawPath as AWS passes it."""
+    events = []
+    for method, target, _, _ in RAW_ROUTING:
+        path, _, query = target.partition("?")
+        events.append({
+            "version": "2.0",
+            "rawPath": path,
+            "rawQueryString": query,
+            "requestContext": {"http": {"method": method, "path": path}},
+            "isBase64Encoded": False,
+        })
+    return events
+
+
+def check_raw_routing_answers(responses: list[dict]) -> None:
+    """A Lambda handler's responses to raw_routing_events(): RAW_ROUTING's statuses and JSON bodies."""
+    assert len(responses) == len(RAW_ROUTING)
+    for (method, target, status, keys), response in zip(RAW_ROUTING, responses):
+        got = (response["statusCode"], response["headers"]["content-type"], set(json.loads(response["body"])))
+        assert got == (status, "application/json", keys), f"{method} {target}: {response}"
+
+
+# --------------------------------------------------------------------------
 # Test reports
 # --------------------------------------------------------------------------
 
@@ -345,9 +448,10 @@ def api_events() -> list[dict]:
     return [v2, hello_v2, v1, {**v1, "httpMethod": "POST", "path": "/health", "queryStringParameters": None}, head_v2]
 
 
-def feed_api_events(argv: list[str], *, cwd: Path, env: dict[str, str]) -> str:
-    """The stdout of argv run with api_events() as JSON on stdin, within 30 s, once it exits 0."""
-    proc = subprocess.run(argv, cwd=cwd, env=env, input=json.dumps(api_events()), capture_output=True, text=True, timeout=30)
+def feed_api_events(argv: list[str], *, cwd: Path, env: dict[str, str], events: list[dict] | None = None) -> str:
+    """The stdout of argv run with events (api_events() by default) as JSON on stdin, within 30 s, once it exits 0."""
+    events = api_events() if events is None else events
+    proc = subprocess.run(argv, cwd=cwd, env=env, input=json.dumps(events), capture_output=True, text=True, timeout=30)
     assert proc.returncode == 0, proc.stderr
     return proc.stdout
 
@@ -364,9 +468,15 @@ def check_api_event_answers(stdout: str, service: str, version: str) -> None:
         (405, "application/json", {"error": "method not allowed"}),
     ]
     assert responses[3]["headers"]["allow"] == "GET, HEAD"
+    for response in responses:
+        assert {name: response["headers"].get(name) for name in COMMON_HEADERS} == COMMON_HEADERS, response
     # HEAD answers as GET does, without a body.
     assert head == {**responses[0], "body": ""}
-    assert log_lines == ["GET /health 200", "GET /hello 200", "GET /hello 200", "POST /health 405", "HEAD /health 200"]
+    # One JSON line per request.
+    assert request_log("\n".join(log_lines)) == [
+        ("GET", "/health", 200), ("GET", "/hello", 200), ("GET", "/hello", 200), ("POST", "/health", 405), ("HEAD", "/health", 200)
+    ]
+    assert all(line.startswith("{") for line in log_lines), log_lines
 
 
 class RawServer:

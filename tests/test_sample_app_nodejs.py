@@ -16,14 +16,19 @@ pytest.register_assert_rewrite("app_probe")
 from app_probe import (  # noqa: E402
     TEST_IDLE_TIMEOUT_SECONDS,
     check_api_event_answers,
+    check_common_headers,
     check_core_routes,
     check_graceful_stop,
     check_head_and_allow,
     check_keep_alive,
+    check_raw_routing,
+    check_raw_routing_answers,
     feed_api_events,
     free_port,
     get,
     junit_counts,
+    raw_routing_events,
+    request_log,
     running,
     wait_until_serving,
 )
@@ -97,9 +102,10 @@ def test_server_answers_and_stops_cleanly_on_sigterm(service):
     with running(shlex.split(RUNTIME["start_command"]), cwd=service, env=env, stderr=subprocess.PIPE) as server:
         check_core_routes(server, port, SERVICE, "1.2.3")
         stdout = check_graceful_stop(server, port, timeout=5, exit_codes=(0,))
-    # One line per request, on stdout.
-    for line in ["GET /health 200", "GET /hello 200", "GET /hello 400", "GET /nope 404"]:
-        assert line in stdout, stdout
+    # One JSON line per request, on stdout, the path without its query string.
+    logged = request_log(stdout)
+    for entry in [("GET", "/health", 200), ("GET", "/hello", 200), ("GET", "/hello", 400), ("GET", "/nope", 404)]:
+        assert entry in logged, stdout
     assert stdout.splitlines()[-1] == "stopped", stdout
 
 
@@ -115,14 +121,17 @@ def test_server_answers_head_and_keeps_idle_connections_for_its_idle_timeout(ser
     with running(shlex.split(RUNTIME["start_command"]), cwd=service, env=env, stderr=subprocess.PIPE) as server:
         wait_until_serving(server, lambda: get(port, "/health"), timeout=10, interval=0.05)
         check_head_and_allow(port)
+        # A header line without a colon is refused by Node's HTTP parser itself ('clientError').
+        check_common_headers(port, rejected=b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nno colon\r\n\r\n")
         # Node closes an idle connection about a second after its keepAliveTimeout.
         check_keep_alive(port, TEST_IDLE_TIMEOUT_SECONDS, granularity=1)
 
 
-def test_lambda_handler_answers_payload_2_and_rest_api_events(service):
+def lambda_script() -> str:
+    """JavaScript that runs the Lambda handler over the JSON list of events on stdin and logs its answers."""
     # "src/lambda.handler": the export `handler` of src/lambda.js, as the Lambda runtime loads it.
     module, _, name = RUNTIME["lambda_handler"].rpartition(".")
-    script = (
+    return (
         f"const handler = require({json.dumps('./' + module)})[{json.dumps(name)}];\n"
         "const events = JSON.parse(require('node:fs').readFileSync(0, 'utf8'));\n"
         "(async () => {\n"
@@ -131,5 +140,17 @@ def test_lambda_handler_answers_payload_2_and_rest_api_events(service):
         "  console.log(JSON.stringify(responses));\n"
         "})();\n"
     )
-    stdout = feed_api_events(["node", "-e", script], cwd=service, env=node_env(APP_VERSION="1.2.3"))
+
+
+def test_lambda_handler_answers_payload_2_and_rest_api_events(service):
+    stdout = feed_api_events(["node", "-e", lambda_script()], cwd=service, env=node_env(APP_VERSION="1.2.3"))
     check_api_event_answers(stdout, SERVICE, "1.2.3")
+
+
+def test_routes_the_raw_path_alike_on_the_server_and_the_lambda_handler(service):
+    port = free_port()
+    with running(shlex.split(RUNTIME["start_command"]), cwd=service, env=node_env(PORT=str(port)), stderr=subprocess.PIPE) as server:
+        wait_until_serving(server, lambda: get(port, "/health"), timeout=10, interval=0.05)
+        check_raw_routing(port)
+    stdout = feed_api_events(["node", "-e", lambda_script()], cwd=service, env=node_env(), events=raw_routing_events())
+    check_raw_routing_answers(json.loads(stdout.splitlines()[-1]))

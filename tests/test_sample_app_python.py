@@ -3,6 +3,7 @@ the data table's commands, its HTTP server and its Lambda handler."""
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import subprocess
@@ -17,15 +18,20 @@ pytest.register_assert_rewrite("app_probe")
 from app_probe import (  # noqa: E402
     TEST_IDLE_TIMEOUT_SECONDS,
     check_api_event_answers,
+    check_common_headers,
     check_core_routes,
     check_graceful_stop,
     check_head_and_allow,
     check_keep_alive,
+    check_raw_routing,
+    check_raw_routing_answers,
     check_slow_client_times_out,
     feed_api_events,
     free_port,
     get,
     junit_counts,
+    raw_routing_events,
+    request_log,
     running,
     wait_until_serving,
 )
@@ -107,9 +113,10 @@ def test_server_answers_and_stops_cleanly_on_sigterm(service):
     with running(command(RUNTIME["start_command"]), cwd=service, env=env, stderr=subprocess.PIPE) as server:
         check_core_routes(server, port, SERVICE, "1.2.3")
         stdout = check_graceful_stop(server, port, timeout=5, exit_codes=(0,))
-    # One line per request, on stdout.
-    for line in ["GET /health 200", "GET /hello 200", "GET /hello 400", "GET /nope 404"]:
-        assert line in stdout, stdout
+    # One JSON line per request, on stdout, the path without its query string.
+    logged = request_log(stdout)
+    for entry in [("GET", "/health", 200), ("GET", "/hello", 200), ("GET", "/hello", 400), ("GET", "/nope", 404)]:
+        assert entry in logged, stdout
     assert stdout.splitlines()[-1] == "stopped", stdout
 
 
@@ -125,17 +132,32 @@ def test_server_answers_head_and_keeps_idle_connections_for_its_idle_timeout(ser
     with running(command(RUNTIME["start_command"]), cwd=service, env=env, stderr=subprocess.PIPE) as server:
         wait_until_serving(server, lambda: get(port, "/health"), timeout=10, interval=0.05)
         check_head_and_allow(port)
+        # An unknown method is refused by http.server itself (send_error), with a 501.
+        check_common_headers(port, rejected=b"BREW /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", rejected_status=501)
         check_keep_alive(port, TEST_IDLE_TIMEOUT_SECONDS)
         check_slow_client_times_out(port, TEST_IDLE_TIMEOUT_SECONDS)
 
 
-def test_lambda_handler_answers_payload_2_and_rest_api_events(service):
+def lambda_script() -> str:
+    """Python that runs the Lambda handler over the JSON list of events on stdin and prints its answers."""
     module, _, name = RUNTIME["lambda_handler"].rpartition(".")
-    script = (
+    return (
         "import importlib, json, sys\n"
         f"handler = getattr(importlib.import_module({module!r}), {name!r})\n"
         "responses = [handler(event, None) for event in json.load(sys.stdin)]\n"
         "print(json.dumps(responses))\n"
     )
-    stdout = feed_api_events([sys.executable, "-c", script], cwd=service, env=clean_env(APP_VERSION="1.2.3"))
+
+
+def test_lambda_handler_answers_payload_2_and_rest_api_events(service):
+    stdout = feed_api_events([sys.executable, "-c", lambda_script()], cwd=service, env=clean_env(APP_VERSION="1.2.3"))
     check_api_event_answers(stdout, SERVICE, "1.2.3")
+
+
+def test_routes_the_raw_path_alike_on_the_server_and_the_lambda_handler(service):
+    port = free_port()
+    with running(command(RUNTIME["start_command"]), cwd=service, env=clean_env(PORT=str(port)), stderr=subprocess.PIPE) as server:
+        wait_until_serving(server, lambda: get(port, "/health"), timeout=10, interval=0.05)
+        check_raw_routing(port)
+    stdout = feed_api_events([sys.executable, "-c", lambda_script()], cwd=service, env=clean_env(), events=raw_routing_events())
+    check_raw_routing_answers(json.loads(stdout.splitlines()[-1]))

@@ -750,13 +750,15 @@ def test_a_hook_that_cannot_report_raises_so_lambda_retries_it(hooks):
 # --------------------------------------------------------------------------- the real handlers
 
 RUNNERS = {
-    # The handler logs one line per request to stdout; the runner moves logs to stderr so that
-    # stdout carries only the response.
+    # The handler logs one JSON line per request to stdout; the runner moves logs to stderr so
+    # that stdout carries only the response.
     "nodejs": [
         "node", "-e",
+        "const write = process.stdout.write.bind(process.stdout);"
+        "process.stdout.write = (chunk) => process.stderr.write(chunk);"
         "console.log = (...a) => process.stderr.write(a.join(' ') + '\\n');"
         "require('./src/lambda').handler(JSON.parse(process.argv[1]))"
-        ".then((r) => process.stdout.write(JSON.stringify(r)));",
+        ".then((r) => write(JSON.stringify(r)));",
     ],
     "python": [
         sys.executable, "-c",

@@ -60,6 +60,8 @@ test('other methods on known paths are 405', () => {
 });
 
 test('every response is JSON; a 405 names the allowed methods', () => {
-  assert.deepEqual(headers(200), { 'content-type': 'application/json' });
-  assert.deepEqual(headers(405), { 'content-type': 'application/json', allow: 'GET, HEAD' });
+  const common = { 'x-content-type-options': 'nosniff', 'cache-control': 'no-store' };
+  assert.deepEqual(headers(200), { 'content-type': 'application/json', ...common });
+  assert.deepEqual(headers(404), { 'content-type': 'application/json', ...common });
+  assert.deepEqual(headers(405), { 'content-type': 'application/json', ...common, allow: 'GET, HEAD' });
 });

@@ -4,8 +4,8 @@ const test = require('node:test');
 const assert = require('node:assert/strict');
 const { handler } = require('../src/lambda');
 
-// The handler logs one line per invocation; keep the test output clean.
-test.beforeEach((t) => t.mock.method(console, 'log', () => {}));
+// The handler writes one JSON line per invocation to stdout; keep them from the test output.
+test.beforeEach((t) => t.mock.method(process.stdout, 'write', () => true));
 
 // Function URL / HTTP API event, payload format 2.0 (only the fields the handler reads).
 function v2Event(method, rawPath, rawQueryString = '') {
@@ -26,8 +26,21 @@ async function invoke(event) {
 test('answers a payload 2.0 event for /health', async () => {
   const response = await invoke(v2Event('GET', '/health'));
   assert.equal(response.statusCode, 200);
-  assert.deepEqual(response.headers, { 'content-type': 'application/json' });
+  assert.deepEqual(response.headers, {
+    'content-type': 'application/json',
+    'x-content-type-options': 'nosniff',
+    'cache-control': 'no-store',
+  });
   assert.equal(response.body.status, 'ok');
+});
+
+test('logs one JSON line without the query string', async () => {
+  await handler(v2Event('GET', '/hello', 'name=Ada'));
+  const [line] = process.stdout.write.mock.calls.at(-1).arguments;
+  const { ms, ...entry } = JSON.parse(line);
+  assert.deepEqual(entry, { method: 'GET', path: '/hello', status: 200 });
+  assert.equal(typeof ms, 'number');
+  assert.ok(line.endsWith('\n'));
 });
 
 test('reads the query string of a payload 2.0 event', async () => {

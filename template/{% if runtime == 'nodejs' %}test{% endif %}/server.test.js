@@ -3,6 +3,7 @@
 const test = require('node:test');
 const assert = require('node:assert/strict');
 const { once } = require('node:events');
+const net = require('node:net');
 const { IDLE_TIMEOUT_SECONDS, createServer } = require('../src/server');
 
 let server;
@@ -49,6 +50,37 @@ test('errors are JSON too', async () => {
   const notAllowed = await request('/health', 'POST');
   assert.equal(notAllowed.status, 405);
   assert.equal(notAllowed.headers.get('allow'), 'GET, HEAD');
+});
+
+// The bytes the server answers to `request`, read until it closes the connection.
+async function rawRequest(request) {
+  const socket = net.connect(server.address().port, '127.0.0.1');
+  socket.end(request);
+  const chunks = [];
+  for await (const chunk of socket) chunks.push(chunk);
+  return Buffer.concat(chunks).toString('latin1');
+}
+
+test('every answer is neither sniffed nor stored, the HTTP parser\'s refusals too', async () => {
+  for (const [path, method] of [['/health', 'GET'], ['/nope', 'GET'], ['/health', 'POST'], ['/hello?name=%3C', 'GET']]) {
+    const { headers } = await request(path, method);
+    assert.equal(headers.get('x-content-type-options'), 'nosniff', `${method} ${path}`);
+    assert.equal(headers.get('cache-control'), 'no-store', `${method} ${path}`);
+  }
+  const refused = await rawRequest('GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nno colon\r\n\r\n');
+  assert.match(refused, /^HTTP\/1\.1 400 Bad Request\r\n/);
+  assert.match(refused, /\r\ncontent-type: application\/json\r\n/);
+  assert.match(refused, /\r\nx-content-type-options: nosniff\r\n/);
+  assert.match(refused, /\r\ncache-control: no-store\r\n/);
+  assert.match(refused, /\r\n\r\n\{"error":"bad request"\}$/);
+});
+
+test('logs one JSON line per request, without the query string', async () => {
+  await request('/hello?name=Ada');
+  const [line] = console.log.mock.calls.at(-1).arguments;
+  const { ms, ...entry } = JSON.parse(line);
+  assert.deepEqual(entry, { method: 'GET', path: '/hello', status: 200 });
+  assert.equal(typeof ms, 'number');
 });
 
 test('HEAD answers as GET without a body', async () => {

@@ -5,12 +5,14 @@ Accepts function URL and HTTP API events (payload format 2.0) and REST API event
 """
 
 import json
+import time
 from urllib.parse import parse_qsl
 
 from app import routes
 
 
 def handler(event, context=None):
+    started = time.perf_counter()
     http = (event.get("requestContext") or {}).get("http")  # only in payload format 2.0
     if http:
         method, path = http.get("method"), event.get("rawPath") or "/"
@@ -22,6 +24,7 @@ def handler(event, context=None):
         query = event.get("queryStringParameters") or {}
 
     status, body = routes.handle(method, path, query)
-    print(f"{method} {path} {status}", flush=True)
+    # One JSON line per request, as the server logs; the path only: query strings can carry personal data.
+    print(json.dumps({"method": method, "path": path, "status": status, "ms": round((time.perf_counter() - started) * 1000, 1)}), flush=True)
     # HEAD answers as GET does, without a body.
     return {"statusCode": status, "headers": routes.headers(status), "body": "" if method == "HEAD" else json.dumps(body)}

@@ -27,8 +27,15 @@ def invoke(event):
 def test_answers_a_payload_2_event_for_health():
     response = invoke(v2_event("GET", "/health"))
     assert response["statusCode"] == 200
-    assert response["headers"] == {"content-type": "application/json"}
+    assert response["headers"] == {"content-type": "application/json", "x-content-type-options": "nosniff", "cache-control": "no-store"}
     assert response["body"]["status"] == "ok"
+
+
+def test_logs_one_json_line_without_the_query_string(capsys):
+    handler(v2_event("GET", "/hello", "name=Ada"), None)
+    entry = json.loads(capsys.readouterr().out)
+    assert {key: entry[key] for key in ("method", "path", "status")} == {"method": "GET", "path": "/hello", "status": 200}
+    assert set(entry) == {"method", "path", "status", "ms"}
 
 
 def test_reads_the_query_string_of_a_payload_2_event():

@@ -49,6 +49,8 @@ def test_other_methods_on_known_paths_are_405(method):
     assert routes.handle(method, "/hello", {}) == (405, {"error": "method not allowed"})
 
 
-def test_every_response_is_json_and_a_405_names_the_allowed_methods():
-    assert routes.headers(200) == {"content-type": "application/json"}
-    assert routes.headers(405) == {"content-type": "application/json", "allow": "GET, HEAD"}
+def test_every_response_is_json_not_sniffed_nor_stored_and_a_405_names_the_allowed_methods():
+    common = {"x-content-type-options": "nosniff", "cache-control": "no-store"}
+    assert routes.headers(200) == {"content-type": "application/json", **common}
+    assert routes.headers(404) == {"content-type": "application/json", **common}
+    assert routes.headers(405) == {"content-type": "application/json", **common, "allow": "GET, HEAD"}

@@ -94,3 +94,10 @@ def test_requests_the_library_rejects_are_json_too(server):
     assert status == 501
     assert headers["content-type"] == "application/json"
     assert "error" in body
+
+
+@pytest.mark.parametrize("path, method", [("/health", "GET"), ("/nope", "GET"), ("/health", "POST"), ("/health", "BREW")])
+def test_every_answer_is_neither_sniffed_nor_stored(server, path, method):
+    _, headers, _ = request(server, path, method=method)
+    assert (headers["x-content-type-options"], headers["cache-control"]) == ("nosniff", "no-store")
+    assert len(headers.get_all("cache-control")) == 1

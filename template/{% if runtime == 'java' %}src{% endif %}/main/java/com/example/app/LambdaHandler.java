@@ -25,13 +25,14 @@ public final class LambdaHandler {
     }
 
     public Map<String, Object> handleRequest(Map<String, Object> event) {
+        long start = System.nanoTime();
         Map<String, Object> in = event == null ? Map.of() : event;
         Map<String, Object> http = object(object(in.get("requestContext")).get("http"));
         String method = firstString(http.get("method"), in.get("httpMethod"));
         String path = firstString(in.get("rawPath"), in.get("path"));
 
         Response response = router.handle(method, path, query(in));
-        App.log(method + " " + path + " " + response.status());
+        App.logRequest(method, path, response.status(), start);
 
         Map<String, Object> result = new LinkedHashMap<>();
         result.put("statusCode", response.status());

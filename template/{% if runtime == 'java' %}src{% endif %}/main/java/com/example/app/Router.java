@@ -1,6 +1,6 @@
 package com.example.app;
 
-import java.net.URLDecoder;
+import java.io.ByteArrayOutputStream;
 import java.nio.charset.StandardCharsets;
 import java.util.HashMap;
 import java.util.Map;
@@ -62,8 +62,9 @@ final class Router {
     }
 
     /**
-     * Decodes a raw query string ("a=1&b=x+y"). The first value of a name wins; a pair
-     * that does not decode is dropped, so it cannot spoil the others.
+     * Decodes a raw query string ("a=1&b=x+y") as the Python and Node.js apps and WHATWG
+     * URLSearchParams do: a '%' not followed by two hex digits stays as it is (where
+     * URLDecoder throws), and of a name given twice the last value counts.
      */
     static Map<String, String> parseQuery(String rawQuery) {
         Map<String, String> query = new HashMap<>();
@@ -77,12 +78,29 @@ final class Router {
             int eq = pair.indexOf('=');
             String name = eq < 0 ? pair : pair.substring(0, eq);
             String value = eq < 0 ? "" : pair.substring(eq + 1);
-            try {
-                query.putIfAbsent(URLDecoder.decode(name, StandardCharsets.UTF_8), URLDecoder.decode(value, StandardCharsets.UTF_8));
-            } catch (IllegalArgumentException malformed) {
-                // a bad %-escape: skip the pair
-            }
+            query.put(decode(name), decode(value));
         }
         return query;
+    }
+
+    /** '+' as a space, %XX as its byte, a bad escape kept as it is; bytes that are not UTF-8 become U+FFFD. */
+    static String decode(String component) {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        byte[] in = component.getBytes(StandardCharsets.UTF_8);
+        for (int i = 0; i < in.length; i++) {
+            if (in[i] == '+') {
+                out.write(' ');
+            } else if (in[i] == '%' && i + 2 < in.length && hex(in[i + 1]) >= 0 && hex(in[i + 2]) >= 0) {
+                out.write(hex(in[i + 1]) * 16 + hex(in[i + 2]));
+                i += 2;
+            } else {
+                out.write(in[i]);
+            }
+        }
+        return out.toString(StandardCharsets.UTF_8);
+    }
+
+    private static int hex(byte c) {
+        return Character.digit(c, 16);
     }
 }

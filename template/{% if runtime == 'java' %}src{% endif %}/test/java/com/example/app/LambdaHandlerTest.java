@@ -31,7 +31,8 @@ class LambdaHandlerTest {
 
     private static void assertResult(int status, String body, Map<String, Object> result) {
         assertEquals(status, result.get("statusCode"));
-        assertEquals(Map.of("content-type", "application/json"), result.get("headers"));
+        assertEquals(Map.of("content-type", "application/json", "x-content-type-options", "nosniff", "cache-control", "no-store"),
+                result.get("headers"));
         assertEquals(body, result.get("body"));
     }
 
@@ -67,7 +68,8 @@ class LambdaHandlerTest {
         assertEquals(400, handler.handleRequest(restEvent("GET", "/hello", Map.of("name", "a/b"))).get("statusCode"));
         Map<String, Object> notAllowed = handler.handleRequest(urlEvent("POST", "/health", ""));
         assertEquals(405, notAllowed.get("statusCode"));
-        assertEquals(Map.of("content-type", "application/json", "allow", "GET, HEAD"), notAllowed.get("headers"));
+        assertEquals(Map.of("content-type", "application/json", "x-content-type-options", "nosniff", "cache-control", "no-store",
+                "allow", "GET, HEAD"), notAllowed.get("headers"));
     }
 
     @Test
