@@ -260,7 +260,8 @@ def parse_secrets(value: Any) -> list[dict[str, str]]:
     return items
 
 
-def check_secrets(value: Any, question: str = "secrets") -> str:
+def check_secrets(value: Any, question: str = "secrets", service_name: str = "") -> str:
+    """`service_name` (when known) names the environments an {env} stands for."""
     try:
         items = parse_secrets(value)
     except ValueError as error:
@@ -274,13 +275,16 @@ def check_secrets(value: Any, question: str = "secrets") -> str:
         return f"{_shown(value)} is not a valid {question} answer: each ENV_NAME may appear once"
     if any(".." in item["name"] for item in items):
         return f"{_shown(value)} is not a valid {question} answer: '..' may not appear in a name"
+    environments = [str(service_name), f"{service_name}{STAGING_SUFFIX}"] if service_name else []
     for item in items:
-        if item["store"] == "secretsmanager" and re.search(r"-[A-Za-z0-9]{6}$", item["name"]):
-            # "Do not end your secret name with a hyphen followed by six characters" (CreateSecret, Name):
-            # a name given where an ARN may be (ECS's valueFrom) would read as a partial ARN.
-            return (f"{_shown(value)} is not a valid {question} answer: the Secrets Manager name {_shown(item['name'])} "
-                    "ends in a hyphen and six characters, which Secrets Manager reads as the random suffix of an ARN; "
-                    f"rename the secret (e.g. {_shown(_underscored_suffix(item['name']))})")
+        names = [with_env(item["name"], env) for env in environments] if item["per_environment"] else [item["name"]]
+        for name in names:
+            if item["store"] == "secretsmanager" and re.search(r"-[A-Za-z0-9]{6}$", name):
+                # "Do not end your secret name with a hyphen followed by six characters" (CreateSecret, Name):
+                # a name given where an ARN may be (ECS's valueFrom) would read as a partial ARN.
+                return (f"{_shown(value)} is not a valid {question} answer: the Secrets Manager name {_shown(name)} "
+                        "ends in a hyphen and six characters, which Secrets Manager reads as the random suffix of an ARN; "
+                        f"rename the secret (e.g. {_shown(_underscored_suffix(item['name']))})")
     return ""
 
 

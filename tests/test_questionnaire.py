@@ -478,3 +478,13 @@ def test_a_region_without_codeconnections_defaults_to_an_s3_source(copie, templa
     result = copie.copy(extra_answers={"aws_region": "eu-south-2", "source_bucket": "orders-source"}, template_dir=template_dir)
     assert result.exit_code == 0, result.exception
     assert recorded_answers(result.project_dir)["source_provider"] == "s3"
+
+
+def test_a_secret_name_is_checked_as_each_environment_names_it(copie, template_dir):
+    """'db-{env}' of the service 'orders' is 'db-orders' in production: its '-orders' reads as an ARN's suffix."""
+    answers = {"service_name": "orders", "staging": True, "secrets": "DB=secretsmanager:db-{env}"}
+    result = copie.copy(extra_answers=answers, template_dir=template_dir)
+    assert result.exit_code != 0
+    assert "'db-orders' ends in a hyphen and six characters" in str(result.exception)
+    result = copie.copy(extra_answers={**answers, "service_name": "payments"}, template_dir=template_dir)
+    assert result.exit_code == 0, result.exception
