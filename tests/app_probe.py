@@ -238,6 +238,15 @@ def request_log(output: str) -> list[tuple[str, str, int]]:
     return entries
 
 
+def check_core_requests_logged_and_stopped(stdout: str) -> None:
+    """The server's stdout after check_core_routes and a graceful stop: one JSON line per request
+    (the path without its query string), and "stopped" last."""
+    logged = request_log(stdout)
+    for entry in [("GET", "/health", 200), ("GET", "/hello", 200), ("GET", "/hello", 400), ("GET", "/nope", 404)]:
+        assert entry in logged, stdout
+    assert stdout.splitlines()[-1] == "stopped", stdout
+
+
 def check_head_and_allow(port: int) -> None:
     """HEAD answers as GET does, without a body (content-length is the GET body's);
     a 405 allows GET and HEAD."""

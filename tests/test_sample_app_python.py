@@ -19,6 +19,7 @@ from app_probe import (  # noqa: E402
     TEST_IDLE_TIMEOUT_SECONDS,
     check_api_event_answers,
     check_common_headers,
+    check_core_requests_logged_and_stopped,
     check_core_routes,
     check_graceful_stop,
     check_head_and_allow,
@@ -31,7 +32,6 @@ from app_probe import (  # noqa: E402
     get,
     junit_counts,
     raw_routing_events,
-    request_log,
     running,
     wait_until_serving,
 )
@@ -113,11 +113,7 @@ def test_server_answers_and_stops_cleanly_on_sigterm(service):
     with running(command(RUNTIME["start_command"]), cwd=service, env=env, stderr=subprocess.PIPE) as server:
         check_core_routes(server, port, SERVICE, "1.2.3")
         stdout = check_graceful_stop(server, port, timeout=5, exit_codes=(0,))
-    # One JSON line per request, on stdout, the path without its query string.
-    logged = request_log(stdout)
-    for entry in [("GET", "/health", 200), ("GET", "/hello", 200), ("GET", "/hello", 400), ("GET", "/nope", 404)]:
-        assert entry in logged, stdout
-    assert stdout.splitlines()[-1] == "stopped", stdout
+    check_core_requests_logged_and_stopped(stdout)
 
 
 def test_idle_timeout_defaults_to_the_catalogs_longer_than_the_load_balancers(service):
