@@ -275,7 +275,7 @@ def check_secrets(value: Any, question: str = "secrets", service_name: str = "")
         return f"{_shown(value)} is not a valid {question} answer: each ENV_NAME may appear once"
     if any(".." in item["name"] for item in items):
         return f"{_shown(value)} is not a valid {question} answer: '..' may not appear in a name"
-    environments = [str(service_name), f"{service_name}{STAGING_SUFFIX}"] if service_name else []
+    environments = [env["name"] for env in derived_names(str(service_name), staging=True)["environments"]] if service_name else []
     for item in items:
         names = [with_env(item["name"], env) for env in environments] if item["per_environment"] else [item["name"]]
         for name in names:
